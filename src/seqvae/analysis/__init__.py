@@ -1,0 +1,1 @@
+"""Analysis of trained models: likelihood evaluation, distribution distances, latent diagnostics."""

@@ -1,0 +1,168 @@
+"""Exported models: ``model.safetensors`` + ``config.json`` (+ ``normalizer.json``), never pickle.
+
+:func:`load_model` rebuilds a model from those files alone. Anything else handed to it (a
+``torch.save`` file, a Lightning ``.ckpt``, a corrupt or foreign safetensors file) is refused with
+a :class:`CheckpointError` saying what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from seqvae.config import ConfigError, RunConfig, from_dict, to_dict
+from seqvae.data.arrays import Normalizer, write_bytes_atomic, write_json_atomic
+from seqvae.errors import CheckpointError, DataError
+from seqvae.models.base import VAE, build_model
+
+FORMAT = "seqvae-model"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+NORMALIZER = "normalizer.json"
+
+# first bytes of formats that can only be read by unpickling
+_PICKLE_MAGIC = (b"\x80", b"PK\x03\x04")
+
+
+@dataclass
+class LoadedModel:
+    """A rebuilt model with the run config that trained it and its normaliser (if any)."""
+
+    model: VAE
+    run: RunConfig | None
+    normalizer: Normalizer | None
+    path: Path
+
+
+def export_model(model: VAE, out_dir: str | Path, run: RunConfig | None = None, normalizer: Normalizer | None = None) -> Path:
+    """Write the model's weights and config to ``out_dir``; every file is written atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_bytes_atomic(out / WEIGHTS, save(tensors, metadata={"format": FORMAT, "kind": model.kind}))
+    config = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "kind": model.kind,
+        "features": model.features,
+        "model": model.config_dict(),
+        "run": to_dict(run) if run is not None else None,
+    }
+    write_json_atomic(out / CONFIG, config)
+    norm_path = out / NORMALIZER
+    if normalizer is not None:
+        write_json_atomic(norm_path, normalizer.to_dict())
+    elif norm_path.exists():
+        norm_path.unlink()
+    return out
+
+
+def _refuse_if_pickle(path: Path) -> None:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if any(head.startswith(m) for m in _PICKLE_MAGIC):
+        raise CheckpointError(
+            f"{path} is a pickle-based file (torch.save or Lightning .ckpt); seqvae does not unpickle "
+            f"files it is handed. Load an exported run directory holding {WEIGHTS} and {CONFIG}."
+        )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path.parent} is not a seqvae checkpoint: {CONFIG} is missing")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a seqvae model config (expected \"format\": \"{FORMAT}\")")
+    if config.get("version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {config.get('version')!r} is not supported")
+    for key in ("kind", "features", "model"):
+        if key not in config:
+            raise CheckpointError(f"{path}: missing field {key!r}")
+    return config
+
+
+def resolve_checkpoint_dir(path: str | Path) -> Path:
+    """The directory holding the exported files, given it or one of its files."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p} does not exist")
+    if p.is_file():
+        if p.suffix != ".safetensors" and p.name != CONFIG:
+            _refuse_if_pickle(p)
+            raise CheckpointError(f"{p} is not a seqvae checkpoint; pass the run directory holding {WEIGHTS}")
+        p = p.parent
+    return p
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> VAE:
+    """Rebuild a model from an exported directory (or its ``model.safetensors``), in eval mode."""
+    return load_run(path, device).model
+
+
+def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model, its run config and normaliser from an exported directory."""
+    root = resolve_checkpoint_dir(path)
+    config = _read_config(root / CONFIG)
+    weights = root / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{root} is not a seqvae checkpoint: {WEIGHTS} is missing")
+    _refuse_if_pickle(weights)
+    try:
+        state = load_file(str(weights), device=str(device))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: not a valid safetensors file ({exc})") from exc
+    try:
+        model = build_model(config["model"], int(config["features"]))
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{root / CONFIG}: cannot rebuild the model ({exc})") from exc
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{weights}: tensors do not match a {config['kind']} model "
+            f"(missing: {missing[:5]}, unexpected: {unexpected[:5]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"{weights}: tensor {name} has shape {tuple(tensor.shape)}, the config implies {tuple(expected[name].shape)}"
+            )
+    model.load_state_dict(state)
+    model.to(device).eval()
+    run = None
+    if config.get("run") is not None:
+        try:
+            run = from_dict(RunConfig, config["run"])
+        except ConfigError as exc:
+            raise CheckpointError(f"{root / CONFIG}: run config is invalid ({exc})") from exc
+    normalizer = None
+    norm_path = root / NORMALIZER
+    if norm_path.is_file():
+        try:
+            normalizer = Normalizer.from_dict(json.loads(norm_path.read_text()), str(norm_path))
+        except (json.JSONDecodeError, DataError) as exc:
+            raise CheckpointError(f"{norm_path}: invalid normaliser ({exc})") from exc
+    return LoadedModel(model=model, run=run, normalizer=normalizer, path=root)
+
+
+def read_lightning_state_dict(path: str | Path, prefix: str = "model.") -> dict[str, torch.Tensor]:
+    """The model weights inside a Lightning checkpoint this run wrote, read with ``weights_only=True``."""
+    try:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for unsafe or corrupt files
+        raise CheckpointError(f"{path}: cannot read Lightning checkpoint safely ({exc})") from exc
+    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: no state_dict in checkpoint")
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

@@ -1,0 +1,283 @@
+"""Fixed-size vector data: in-memory dataset, per-feature normalisation, splits and file readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from seqvae.data.batch import Batch
+from seqvae.errors import DataError
+
+
+def check_finite(values: np.ndarray, source: str) -> None:
+    """Raise :class:`DataError` naming the first row (and column) holding NaN or inf."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        col = f", column {where[1]}" if len(where) > 1 else ""
+        raise DataError(f"{source}: non-finite value {values[tuple(where)]!r} at row {where[0]}{col}")
+
+
+class ArrayDataset(Dataset):
+    """Examples held as tensors in memory; batches are sliced, not collated one sample at a time."""
+
+    def __init__(self, values: Tensor, labels: dict[str, Tensor] | None = None) -> None:
+        self.values = values
+        self.labels = labels or {}
+        for name, lab in self.labels.items():
+            if len(lab) != len(values):
+                raise DataError(f"label {name!r} has {len(lab)} entries for {len(values)} examples")
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, i: int) -> Batch:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return Batch(values=self.values[idx], labels={k: v[idx] for k, v in self.labels.items()})
+
+    def batch(self) -> Batch:
+        """All examples as one batch."""
+        return Batch(values=self.values, labels=dict(self.labels))
+
+
+def _take_batch(batch: Batch) -> Batch:
+    return batch
+
+
+def make_loader(
+    dataset: ArrayDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0
+) -> DataLoader:
+    """A DataLoader serving :class:`Batch` objects; shuffling is reproducible from ``seed``."""
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        collate_fn=_take_batch,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+@dataclass
+class Normalizer:
+    """Per-feature standardisation (x - mean) / std, fitted on the training split only."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray, mask: np.ndarray | None = None, min_std: float = 1e-8) -> Normalizer:
+        flat = values.reshape(-1, values.shape[-1])
+        if mask is not None:
+            flat = flat[mask.reshape(-1).astype(bool)]
+        if len(flat) == 0:
+            raise DataError("cannot fit a normaliser on an empty training split")
+        mean = flat.mean(0)
+        std = np.maximum(flat.std(0), min_std)
+        return cls(mean.astype(np.float64), std.astype(np.float64))
+
+    @classmethod
+    def identity(cls, features: int) -> Normalizer:
+        return cls(np.zeros(features), np.ones(features))
+
+    def transform(self, values: Any) -> Any:
+        """Standardise numpy arrays or tensors whose last axis is the feature axis."""
+        mean, std = self._params_like(values)
+        return (values - mean) / std
+
+    def inverse(self, values: Any) -> Any:
+        """Map standardised values back to data units."""
+        mean, std = self._params_like(values)
+        return values * std + mean
+
+    def _params_like(self, values: Any) -> tuple[Any, Any]:
+        if isinstance(values, Tensor):
+            return (
+                torch.as_tensor(self.mean, dtype=values.dtype, device=values.device),
+                torch.as_tensor(self.std, dtype=values.dtype, device=values.device),
+            )
+        return self.mean.astype(values.dtype), self.std.astype(values.dtype)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"kind": "standard", "mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "normalizer") -> Normalizer:
+        try:
+            mean = np.asarray(data["mean"], dtype=np.float64)
+            std = np.asarray(data["std"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{source}: expected 'mean' and 'std' lists ({exc})") from exc
+        if mean.shape != std.shape or mean.ndim != 1 or not (std > 0).all():
+            raise DataError(f"{source}: 'mean' and 'std' must be equal-length lists with std > 0")
+        return cls(mean, std)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and rename, so a crash leaves no half file."""
+    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- splits and files
+
+
+def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Random train/val/test split of ``n`` examples, reproducible from ``seed``."""
+    if n < 3 and (val_fraction > 0 or test_fraction > 0):
+        raise DataError(f"need at least 3 examples to split into train/val/test, got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction)) if test_fraction > 0 else 0
+    n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
+    n_test = max(n_test, 1) if test_fraction > 0 else 0
+    n_val = max(n_val, 1) if val_fraction > 0 else 0
+    return {
+        "test": np.sort(order[:n_test]),
+        "val": np.sort(order[n_test : n_test + n_val]),
+        "train": np.sort(order[n_test + n_val :]),
+    }
+
+
+def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Read a 2-D float array ``(examples, features)`` from .npy, .npz or .csv/.txt, checked for NaN/inf."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                names = list(npz.files)
+                if not names:
+                    raise DataError(f"{path}: the .npz archive holds no arrays")
+                name = key or ("x" if "x" in names else names[0])
+                if name not in names:
+                    raise DataError(f"{path}: no array named {name!r}; arrays present: {', '.join(names)}")
+                arr = npz[name]
+        elif suffix in (".csv", ".txt", ".tsv"):
+            arr = _read_text_table(path)
+        else:
+            raise DataError(f"{path}: unsupported file type {suffix!r}; use .npy, .npz or .csv")
+    except DataError:
+        raise
+    except ValueError as exc:
+        # numpy raises ValueError for object arrays (pickle refused) and corrupt files
+        raise DataError(f"{path}: cannot read as a numeric array ({exc})") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read file ({exc})") from exc
+    if arr.dtype.kind not in "fiub":
+        raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        arr = arr.reshape(arr.shape[0], -1) if arr.ndim > 2 else arr
+    if arr.shape[0] == 0:
+        raise DataError(f"{path}: the file holds no examples")
+    check_finite(arr, str(path))
+    return arr
+
+
+def _read_text_table(path: Path) -> np.ndarray:
+    text = path.read_text()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise DataError(f"{path}: the file holds no rows")
+    delim = "," if "," in lines[0] else ("\t" if "\t" in lines[0] else None)
+    rows = []
+    first = 0
+    try:
+        [float(v) for v in lines[0].split(delim)]
+    except ValueError:
+        first = 1  # a header line
+    width = None
+    for i, line in enumerate(lines[first:], start=first + 1):
+        parts = [p.strip() for p in line.split(delim)]
+        try:
+            row = [float(p) for p in parts]
+        except ValueError as exc:
+            raise DataError(f"{path}: row {i} is not numeric ({exc})") from exc
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise DataError(f"{path}: row {i} has {len(row)} values, expected {width}")
+        rows.append(row)
+    if not rows:
+        raise DataError(f"{path}: the file holds a header but no rows")
+    return np.asarray(rows, dtype=np.float64)
+
+
+@dataclass
+class DataBundle:
+    """Train/val/test datasets in model units plus the normaliser mapping back to data units."""
+
+    train: ArrayDataset
+    val: ArrayDataset
+    test: ArrayDataset
+    normalizer: Normalizer | None
+    features: int
+    raw: np.ndarray  # all examples in data units, for analysis
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
+    splits: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def bundle_arrays(
+    values: np.ndarray,
+    labels: dict[str, np.ndarray],
+    val_fraction: float,
+    test_fraction: float,
+    normalize: bool,
+    seed: int,
+) -> DataBundle:
+    """Split ``values`` by ``seed``, fit the normaliser on train, and wrap each split as a dataset."""
+    values = np.asarray(values, dtype=np.float32)
+    check_finite(values, "data")
+    splits = split_indices(len(values), val_fraction, test_fraction, seed)
+    normalizer = Normalizer.fit(values[splits["train"]]) if normalize else None
+    model_values = normalizer.transform(values) if normalizer is not None else values
+
+    def make(idx: np.ndarray) -> ArrayDataset:
+        labs = {k: torch.as_tensor(np.asarray(v)[idx]) for k, v in labels.items()}
+        return ArrayDataset(torch.as_tensor(model_values[idx], dtype=torch.float32), labs)
+
+    return DataBundle(
+        train=make(splits["train"]),
+        val=make(splits["val"]),
+        test=make(splits["test"]),
+        normalizer=normalizer,
+        features=values.shape[1],
+        raw=values,
+        labels=labels,
+        splits=splits,
+    )

@@ -1,0 +1,185 @@
+"""Likelihood heads p(x|z) and Gaussian posterior helpers, built on ``torch.distributions``.
+
+A head turns the decoder network's raw outputs into a distribution whose ``log_prob`` has one
+value per example (or per time step): the event dimension is always the last (feature) axis.
+:func:`masked_log_prob` then sums over features and the real (unmasked) steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import (
+    Bernoulli,
+    Distribution,
+    Independent,
+    Normal,
+    OneHotCategorical,
+    kl_divergence,
+)
+
+from seqvae.errors import ConfigError
+
+
+def masked_sum(values: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Sum per-step values ``(B,)`` or ``(B, T, ...)`` to ``(B,)``, counting only steps where ``mask``."""
+    if values.dim() == 1:
+        return values
+    if mask is not None:
+        mask = mask.reshape(mask.shape + (1,) * (values.dim() - mask.dim()))
+        # where() rather than multiply: padded steps may hold NaN/inf that must not leak through.
+        values = torch.where(mask, values, torch.zeros((), dtype=values.dtype, device=values.device))
+    return values.reshape(values.shape[0], -1).sum(dim=1)
+
+
+def masked_log_prob(dist: Distribution, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    """log p(x|z) summed over features and masked steps: one value per example, shape ``(B,)``."""
+    if mask is not None:
+        # padded entries are replaced by a valid value so log_prob never sees garbage
+        fill = dist.mean.detach() if not isinstance(dist, OneHotCategorical) else _first_class(x)
+        m = mask.reshape(mask.shape + (1,) * (x.dim() - mask.dim()))
+        x = torch.where(m, x, fill)
+    return masked_sum(dist.log_prob(x), mask)
+
+
+def _first_class(x: Tensor) -> Tensor:
+    out = torch.zeros_like(x)
+    out[..., 0] = 1
+    return out
+
+
+def diagonal_gaussian(mean: Tensor, std: Tensor) -> Independent:
+    """A diagonal Gaussian over the last axis (e.g. q(z|x) with event shape ``(L,)``)."""
+    return Independent(Normal(mean, std), 1)
+
+
+def standard_normal(shape: torch.Size | tuple[int, ...], like: Tensor) -> Independent:
+    """N(0, I) with the given batch+event ``shape`` on the device/dtype of ``like``."""
+    zeros = torch.zeros(shape, dtype=like.dtype, device=like.device)
+    return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
+
+
+def gaussian_kl_per_dim(q: Distribution, p: Distribution) -> Tensor:
+    """KL(q || p) per latent dimension for diagonal Gaussians, shape ``batch_shape + event_shape``."""
+    qb = q.base_dist if isinstance(q, Independent) else q
+    pb = p.base_dist if isinstance(p, Independent) else p
+    return kl_divergence(qb, pb)
+
+
+def std_from_raw(raw: Tensor, min_std: float = 1e-4) -> Tensor:
+    """Positive standard deviation from an unconstrained network output (softplus + floor)."""
+    return F.softplus(raw) + min_std
+
+
+# --------------------------------------------------------------------------- heads
+
+
+@dataclass
+class LikelihoodConfig:
+    """Decoder likelihood: which family, and its fixed or learned scale."""
+
+    kind: Literal["gaussian", "gaussian-learned", "bernoulli", "categorical"] = "gaussian"
+    std: float = 0.1  # gaussian: the fixed decoder standard deviation
+    std_mode: Literal["feature", "output"] = "feature"  # gaussian-learned: one std per feature, or per output
+    min_std: float = 1e-3  # gaussian-learned: floor on the std
+
+    def __post_init__(self) -> None:
+        if self.std <= 0:
+            raise ConfigError(f"likelihood.std must be > 0, got {self.std}")
+        if self.min_std <= 0:
+            raise ConfigError(f"likelihood.min_std must be > 0, got {self.min_std}")
+
+
+class LikelihoodHead(nn.Module):
+    """Maps ``(..., num_params)`` decoder outputs to a distribution with event shape ``(features,)``."""
+
+    params_per_feature: int = 1
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        if features < 1:
+            raise ConfigError(f"likelihood needs at least one feature, got {features}")
+        self.features = features
+
+    @property
+    def num_params(self) -> int:
+        return self.features * self.params_per_feature
+
+    def forward(self, params: Tensor) -> Distribution:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def point(self, dist: Distribution) -> Tensor:
+        """The value to show as 'the reconstruction': the distribution's mean."""
+        return dist.mean
+
+
+class GaussianFixedStd(LikelihoodHead):
+    """N(x; mu(z), std^2 I) with a fixed, non-trainable std (dmol regression VAE uses 0.1)."""
+
+    def __init__(self, features: int, std: float = 0.1) -> None:
+        super().__init__(features)
+        self.std = float(std)
+
+    def forward(self, params: Tensor) -> Distribution:
+        return Independent(Normal(params, torch.full_like(params, self.std)), 1)
+
+
+class GaussianLearnedStd(LikelihoodHead):
+    """Gaussian with a learned std: one trainable value per feature, or predicted per output."""
+
+    def __init__(self, features: int, mode: str = "feature", min_std: float = 1e-3) -> None:
+        super().__init__(features)
+        if mode not in ("feature", "output"):
+            raise ConfigError(f"likelihood.std_mode must be 'feature' or 'output', got {mode!r}")
+        self.mode = mode
+        self.min_std = float(min_std)
+        if mode == "feature":
+            # softplus(0.5413) + 0 ~= 1: start at unit std
+            self.raw_std = nn.Parameter(torch.full((features,), 0.5413))
+        else:
+            self.params_per_feature = 2
+
+    def forward(self, params: Tensor) -> Distribution:
+        if self.mode == "feature":
+            mean = params
+            std = std_from_raw(self.raw_std, self.min_std).expand_as(mean)
+        else:
+            mean, raw = params.chunk(2, dim=-1)
+            std = std_from_raw(raw, self.min_std)
+        return Independent(Normal(mean, std), 1)
+
+
+class BernoulliHead(LikelihoodHead):
+    """Independent Bernoulli per feature, parameterised by logits (binary data)."""
+
+    def forward(self, params: Tensor) -> Distribution:
+        return Independent(Bernoulli(logits=params, validate_args=False), 1)
+
+
+class CategoricalHead(LikelihoodHead):
+    """One categorical over ``features`` classes; data are one-hot vectors."""
+
+    def forward(self, params: Tensor) -> Distribution:
+        return OneHotCategorical(logits=params, validate_args=False)
+
+    def point(self, dist: Distribution) -> Tensor:
+        return dist.probs
+
+
+def build_likelihood(cfg: LikelihoodConfig, features: int) -> LikelihoodHead:
+    """Construct the head named by ``cfg.kind``."""
+    if cfg.kind == "gaussian":
+        return GaussianFixedStd(features, cfg.std)
+    if cfg.kind == "gaussian-learned":
+        return GaussianLearnedStd(features, cfg.std_mode, cfg.min_std)
+    if cfg.kind == "bernoulli":
+        return BernoulliHead(features)
+    if cfg.kind == "categorical":
+        return CategoricalHead(features)
+    raise ConfigError(f"unknown likelihood kind {cfg.kind!r}")  # pragma: no cover - Literal guards it
+
+

@@ -1,0 +1,65 @@
+"""Named end-to-end experiments (``seqvae experiment NAME``): data -> train -> analysis -> metrics + figures.
+
+Each experiment module registers itself with :func:`register_experiment`; an experiment composes
+library parts and holds no model or training code of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from seqvae.errors import ConfigError
+
+ExperimentFn = Callable[..., dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment's name, one-line description and entry point.
+
+    ``run(out_dir: Path, seed: int, overrides: list[str], preset: str | None, progress: bool) -> metrics``
+    writes ``metrics.json`` and its figures into ``out_dir`` and returns the metrics.
+    """
+
+    name: str
+    help: str
+    run: ExperimentFn
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+_MODULES = ("seqvae.experiments.dmol",)
+
+
+def register_experiment(name: str, help: str) -> Callable[[ExperimentFn], ExperimentFn]:
+    def deco(fn: ExperimentFn) -> ExperimentFn:
+        EXPERIMENTS[name] = Experiment(name, help, fn)
+        return fn
+
+    return deco
+
+
+def available() -> dict[str, Experiment]:
+    """All registered experiments (importing their modules on first use)."""
+    for mod in _MODULES:
+        importlib.import_module(mod)
+    return dict(sorted(EXPERIMENTS.items()))
+
+
+def run_experiment(
+    name: str,
+    out_dir: str | Path,
+    seed: int = 0,
+    overrides: list[str] | tuple[str, ...] = (),
+    preset: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run experiment ``name`` into ``out_dir`` and return its metrics."""
+    exps = available()
+    if name not in exps:
+        raise ConfigError(f"unknown experiment {name!r}; available: {', '.join(exps)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return exps[name].run(out, seed=seed, overrides=list(overrides), preset=preset, progress=progress)

@@ -1,0 +1,208 @@
+"""One LightningModule for every model, and the Trainer built from config.
+
+Lightning does the engineering (devices, DDP, clipping, checkpoints, early stopping, logging,
+progress bars); this module only says what a training and a validation step compute.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from seqvae.checkpoint import export_model, read_lightning_state_dict
+from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig
+from seqvae.data.arrays import DataBundle, make_loader, write_json_atomic
+from seqvae.data.batch import Batch
+from seqvae.data.sources import load_data
+from seqvae.distributions import BernoulliHead, CategoricalHead
+from seqvae.errors import DataError
+from seqvae.models.base import VAE, build_model
+from seqvae.objectives import Objective
+
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Var_x(E_q[z_d]) above this counts as active
+
+
+def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Number of latent dimensions whose posterior mean varies across examples by more than ``threshold``."""
+    if len(mu) < 2:
+        return 0
+    return int((mu.var(dim=0) > threshold).sum())
+
+
+class VAEModule(L.LightningModule):
+    """Wraps any :class:`VAE` with an :class:`Objective`.
+
+    Logged per epoch: ``train/{loss,recon,kl,elbo}``, ``beta``, ``val/{loss,recon,kl,elbo}`` and
+    ``val/active_units``. ``val/loss`` is recon + β·KL at the target β, without annealing or free
+    bits, so that checkpoint selection and early stopping do not favour epochs where β was low.
+    """
+
+    def __init__(self, model: VAE, objective: ObjectiveConfig, train: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.objective = Objective(objective)
+        self.train_config = train
+        self._val_mu: list[torch.Tensor] = []
+        self._val_kl: list[torch.Tensor] = []
+        self.kl_per_dim: list[float] = []
+        self.n_active: int = 0
+
+    def _log_terms(self, prefix: str, terms: dict[str, torch.Tensor], loss: torch.Tensor, n: int) -> None:
+        values = {f"{prefix}/loss": loss}
+        for name in ("recon", "kl", "elbo", "iwae"):
+            if name in terms:
+                values[f"{prefix}/{name}"] = terms[name].mean()
+        self.log_dict(values, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        terms = self.objective(self.model, batch, self.global_step)
+        loss = terms["loss"].mean()
+        self._log_terms("train", terms, loss, len(batch))
+        self.log("beta", self.objective.beta(self.global_step), on_step=False, on_epoch=True, batch_size=len(batch))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        terms = self.objective(self.model, batch, self.global_step)
+        loss = (terms["recon"] + self.objective.config.beta * terms["kl"]).mean()
+        self._log_terms("val", terms, loss, len(batch))
+        self._val_mu.append(terms["mu"].reshape(len(batch), -1))
+        if "kl_per_dim" in terms:
+            self._val_kl.append(terms["kl_per_dim"].reshape(len(batch), -1))
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_mu:
+            mu = torch.cat(self._val_mu)
+            self.n_active = active_units(mu)
+            self.log("val/active_units", float(self.n_active), sync_dist=True)
+        if self._val_kl:
+            self.kl_per_dim = torch.cat(self._val_kl).mean(0).tolist()
+        self._val_mu.clear()
+        self._val_kl.clear()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        cfg = self.train_config
+        cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        return cls(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+class _ProgressBar(RichProgressBar):
+    """Rich progress bar without Lightning's logger version number in the metrics column."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
+def build_trainer(cfg: TrainConfig, out_dir: Path, monitor: str = "val/loss", steps_per_epoch: int = 1) -> L.Trainer:
+    """A Trainer with CSV logging, best+last checkpoints, optional early stopping and a progress bar."""
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=out_dir / "checkpoints",
+            filename="best",
+            monitor=monitor,
+            mode="min",
+            save_top_k=1,
+            save_last=True,
+            enable_version_counter=False,
+        )
+    ]
+    if cfg.early_stopping_patience is not None:
+        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.early_stopping_patience))
+    if cfg.progress_bar:
+        callbacks.append(_ProgressBar(leave=True))
+    return L.Trainer(
+        default_root_dir=str(out_dir),
+        max_epochs=cfg.max_epochs if cfg.max_epochs > 0 else -1,
+        max_steps=cfg.max_steps,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        gradient_clip_val=cfg.gradient_clip,
+        deterministic=cfg.deterministic,
+        logger=CSVLogger(save_dir=str(out_dir), name="", version="logs"),
+        callbacks=callbacks,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=max(1, min(50, steps_per_epoch)),
+        num_sanity_val_steps=0,
+    )
+
+
+def check_data_for_model(model: VAE, bundle: DataBundle) -> None:
+    """Refuse data a likelihood cannot score (e.g. non-one-hot rows for a categorical decoder)."""
+    head = getattr(model, "head", None)
+    values = bundle.train.values
+    if isinstance(head, CategoricalHead):
+        ok = ((values == 0) | (values == 1)).all(dim=-1) & (values.sum(-1) == 1)
+        if not bool(ok.all()):
+            row = int((~ok).nonzero()[0, 0])
+            raise DataError(f"categorical likelihood needs one-hot rows; training row {row} is not one-hot")
+    if isinstance(head, BernoulliHead) and not bool(((values >= 0) & (values <= 1)).all()):
+        raise DataError("bernoulli likelihood needs values in [0, 1]")
+
+
+@dataclass
+class FitResult:
+    """A trained model (best validation weights) and what produced it."""
+
+    model: VAE
+    bundle: DataBundle
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None) -> FitResult:
+    """Train ``cfg`` into ``out_dir``: data, model, Lightning fit, best weights exported as safetensors."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if bundle is None:
+        bundle = load_data(cfg.data, cfg.seed)
+    model = build_model(cfg.model, bundle.features)
+    check_data_for_model(model, bundle)
+    if cfg.data.normalize and getattr(getattr(model, "head", None), "__class__", None) in (CategoricalHead, BernoulliHead):
+        raise DataError("data.normalize must be false for categorical or bernoulli likelihoods")
+    has_val = len(bundle.val) > 0
+    train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
+    val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
+    module = VAEModule(model, cfg.objective, cfg.train)
+    trainer = build_trainer(
+        cfg.train, out, monitor="val/loss" if has_val else "train/loss", steps_per_epoch=len(train_loader)
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+        trainer.fit(module, train_loader, val_loader)
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        model.load_state_dict(read_lightning_state_dict(best))
+    model.eval()
+    export_model(model, out, cfg, bundle.normalizer)
+    summary = {
+        "epochs": int(trainer.current_epoch),
+        "steps": int(trainer.global_step),
+        "best_checkpoint": Path(best).name if best else None,
+        "best_val_loss": _float(trainer.checkpoint_callback.best_model_score) if best else None,
+        "active_units": module.n_active,
+        "kl_per_dim": module.kl_per_dim,
+    }
+    write_json_atomic(out / "train_summary.json", summary)
+    return FitResult(model=model, bundle=bundle, out_dir=out, summary=summary)
+
+
+def _float(x: Any) -> float | None:
+    if x is None:
+        return None
+    value = float(x.item() if isinstance(x, torch.Tensor) else x)
+    return value if np.isfinite(value) else None
