@@ -1,0 +1,195 @@
+"""The ``seqvae`` command: parses arguments and calls the library, nothing more."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seqvae.errors import SeqVAEError
+
+app = typer.Typer(
+    name="seqvae",
+    help="Variational autoencoders for sequential and structured data.\n\n"
+    "Train from a YAML config, evaluate likelihood bounds, sample, encode data to latents, "
+    "or run a built-in end-to-end experiment. Every command takes --seed; the same seed gives "
+    "the same result on CPU.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (data split, initialisation, sampling).")]
+SetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a config value, e.g. --set model.latent_dim=8 (repeatable)."),
+]
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def train(
+    config: Annotated[str, typer.Option("--config", "-c", help="YAML config file, or the name of a shipped config (see `seqvae experiment`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory for logs, checkpoints and the exported model.")],
+    overrides: SetOpt = None,
+    preset: Annotated[Optional[str], typer.Option(help="Named preset inside the config (e.g. 'paper').")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; overrides the config's seed.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a model and export its best weights as model.safetensors + config.json in OUT."""
+    from seqvae.config import load_run_config
+    from seqvae.training import fit
+
+    _quiet_lightning()
+    try:
+        extra = list(overrides or [])
+        if seed is not None:
+            extra.append(f"seed={seed}")
+        if not progress:
+            extra.append("train.progress_bar=false")
+        cfg = load_run_config(config, extra, preset=preset)
+        result = fit(cfg, out)
+    except SeqVAEError as exc:
+        _fail(exc)
+    s = result.summary
+    console.print(
+        f"[green]trained[/] {s['epochs']} epochs ({s['steps']} steps); best val loss "
+        f"{s['best_val_loss']}; active latent units {s['active_units']}/{result.model.latent_dim}; "
+        f"model exported to {out}"
+    )
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    data: Annotated[Optional[Path], typer.Option(help="Evaluate on this file (.npy/.npz/.csv) instead of the run's test split.")] = None,
+    iwae_samples: Annotated[Optional[int], typer.Option(help="K for the IWAE bound (default: config eval.iwae_samples).")] = None,
+    ll_samples: Annotated[Optional[int], typer.Option(help="K for the importance-sampled log-likelihood (default: eval.ll_samples).")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="Where to write the metrics (default RUN_DIR/metrics.json).")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """ELBO, IWAE bound and importance-sampled log p(x) on the test split, written to metrics.json."""
+    from seqvae import api
+
+    try:
+        metrics = api.evaluate_run(run_dir, data, iwae_samples, ll_samples, seed, output)
+    except SeqVAEError as exc:
+        _fail(exc)
+    table = Table(title=f"evaluation of {run_dir} ({metrics['n_examples']} examples, nats/example)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob", "kl"):
+        table.add_row(key, f"{metrics[key]:.4f}")
+    Console().print(table)
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Number of samples.")] = 16,
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/samples.npz).")] = None,
+    mean: Annotated[bool, typer.Option("--mean/--draw", help="Decoder mean (default) or a draw from p(x|z).")] = True,
+    seed: SeedOpt = 0,
+) -> None:
+    """Draw N samples from the prior through the decoder; writes `x` (data units) and `z` to .npz."""
+    from seqvae import api
+
+    try:
+        path = api.sample_run(run_dir, n, output, mean, seed)
+    except SeqVAEError as exc:
+        _fail(exc)
+    console.print(f"[green]wrote[/] {n} samples to {path}")
+
+
+@app.command()
+def encode(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    data: Annotated[Path, typer.Option(help="Data file (.npy/.npz/.csv) in the units the model was trained on.")],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: DATA stem + .latents.npz in RUN_DIR).")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Encode DATA to posterior means and standard deviations (`mean`, `std` arrays in an .npz)."""
+    from seqvae import api
+
+    try:
+        path, count = api.encode_file(run_dir, data, output, seed)
+    except SeqVAEError as exc:
+        _fail(exc)
+    console.print(f"[green]encoded[/] {count} examples to {path}")
+
+
+@app.command()
+def experiment(
+    name: Annotated[Optional[str], typer.Argument(help="Experiment to run; omit to list them.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output directory (default runs/NAME).")] = None,
+    overrides: SetOpt = None,
+    preset: Annotated[Optional[str], typer.Option(help="Config preset: 'fast' (default) or 'paper'.")] = None,
+    seed: SeedOpt = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run a built-in experiment end to end: data, training, analysis, metrics.json and figures."""
+    from seqvae.experiments import available, run_experiment
+
+    _quiet_lightning()
+    exps = available()
+    if name is None:
+        table = Table(title="experiments (seqvae experiment NAME --out DIR)")
+        table.add_column("name")
+        table.add_column("what it does")
+        for exp in exps.values():
+            table.add_row(exp.name, exp.help)
+        Console().print(table)
+        return
+    out_dir = out or Path("runs") / name
+    try:
+        metrics = run_experiment(name, out_dir, seed, overrides or [], preset, progress)
+    except SeqVAEError as exc:
+        _fail(exc)
+    table = Table(title=f"{name}: {out_dir}/metrics.json")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in _flatten(metrics).items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif not isinstance(v, list):
+            out[key] = v
+    return out
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
