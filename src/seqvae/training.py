@@ -6,7 +6,10 @@ progress bars); this module only says what a training and a validation step comp
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +142,40 @@ def build_trainer(cfg: TrainConfig, out_dir: Path, monitor: str = "val/loss", st
     )
 
 
+_LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_lightning(verbose: bool) -> Iterator[None]:
+    """Hide Lightning's advice that does not apply here (few workers on tiny data, upstream deprecations).
+
+    With ``verbose`` off (no progress bar: tests, scripted experiments) its info lines are hidden too;
+    warnings and errors always pass.
+    """
+    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    drop = _DropAdverts()
+    for lg in loggers:
+        lg.addFilter(drop)
+        if not verbose:
+            lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*number of training batches.*")
+            warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.removeFilter(drop)
+            lg.setLevel(level)
+
+
 def check_data_for_model(model: VAE, bundle: DataBundle) -> None:
     """Refuse data a likelihood cannot score (e.g. non-one-hot rows for a categorical decoder)."""
     head = getattr(model, "head", None)
@@ -177,12 +214,10 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None) -
     train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
     val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
     module = VAEModule(model, cfg.objective, cfg.train)
-    trainer = build_trainer(
-        cfg.train, out, monitor="val/loss" if has_val else "train/loss", steps_per_epoch=len(train_loader)
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*number of training batches.*")
+    with _quiet_lightning(verbose=cfg.train.progress_bar):
+        trainer = build_trainer(
+            cfg.train, out, monitor="val/loss" if has_val else "train/loss", steps_per_epoch=len(train_loader)
+        )
         trainer.fit(module, train_loader, val_loader)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:

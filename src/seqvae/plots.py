@@ -1,0 +1,313 @@
+"""Figures for experiments and reports: one function per figure kind, each returning a matplotlib Figure.
+
+Figures are built with :class:`matplotlib.figure.Figure` on an explicit Agg canvas
+(``FigureCanvasAgg``) rather than through pyplot, so this module renders with Agg on any machine
+(no display needed) without calling ``matplotlib.use`` -- which would switch the process-wide
+backend of a user's notebook -- and keeps no global pyplot state. :func:`save_figure` writes a PNG atomically.
+Every figure has a title and labelled axes, with units where the quantity has them (ELBO terms
+are in nats per example).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from seqvae.data.arrays import write_bytes_atomic
+
+NATS = "nats / example"
+DATA_COLOR = "#1BBC9B"  # the chapter's colour cycle
+MODEL_COLOR = "#F06060"
+OTHER_COLOR = "#5C4B51"
+EXTRA_COLORS = ("#F3B562", "#6e5687", "#3b7dd8")
+
+
+def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
+    """A Figure attached to an Agg canvas (independent of pyplot and of the active backend)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Render ``fig`` as PNG to ``path`` through a temporary file and rename, then close it."""
+    path = Path(path)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi)
+        write_bytes_atomic(path, buf.getvalue())
+    finally:
+        close_figure(fig)
+    return path
+
+
+def close_figure(fig: Figure) -> None:
+    """Release a figure: drop it from pyplot's registry if pyplot manages it, and clear it."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
+    fig.clear()
+
+
+# --------------------------------------------------------------------------- learning curves
+
+
+def read_epoch_metrics(metrics_csv: str | Path) -> dict[str, dict[int, float]]:
+    """Lightning CSVLogger output as ``{column: {epoch: value}}`` (rows without a value skipped)."""
+    path = Path(metrics_csv)
+    if not path.is_file():
+        raise FileNotFoundError(f"metrics file {path} does not exist")
+    out: dict[str, dict[int, float]] = {}
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            raw_epoch = row.get("epoch", "")
+            if raw_epoch in ("", None):
+                continue
+            epoch = int(float(raw_epoch))
+            for key, raw in row.items():
+                if key in ("epoch", "step") or raw in ("", None):
+                    continue
+                try:
+                    value = float(raw)
+                except ValueError:
+                    continue
+                out.setdefault(key, {})[epoch] = value
+    return out
+
+
+_CURVES = (
+    ("recon", "Reconstruction loss −log p(x|z)", NATS),
+    ("kl", "KL(q(z|x) ‖ p(z))", NATS),
+    ("elbo", "ELBO", NATS),
+)
+
+
+def plot_learning_curves(metrics_csv: str | Path, title: str = "Learning curves") -> Figure:
+    """Reconstruction loss, KL, ELBO (train and validation) and β per epoch from a run's metrics.csv."""
+    series = read_epoch_metrics(metrics_csv)
+    fig = new_figure(10, 7)
+    axes = fig.subplots(2, 2, sharex=True).ravel()
+    for ax, (name, label, unit) in zip(axes, _CURVES):
+        for split, color, marker in (("train", DATA_COLOR, "o"), ("val", MODEL_COLOR, "s")):
+            values = series.get(f"{split}/{name}")
+            if values:
+                epochs = sorted(values)
+                ax.plot(epochs, [values[e] for e in epochs], marker=marker, ms=3, color=color, label=split)
+        ax.set_title(label)
+        ax.set_ylabel(f"{name} [{unit}]")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        ax.grid(alpha=0.3)
+    ax = axes[3]
+    beta = series.get("beta")
+    if beta:
+        epochs = sorted(beta)
+        ax.plot(epochs, [beta[e] for e in epochs], marker="o", ms=3, color=OTHER_COLOR, label="β (KL weight)")
+        ax.legend()
+    ax.set_title("KL weight β")
+    ax.set_ylabel("β [dimensionless]")
+    ax.grid(alpha=0.3)
+    for ax in axes[2:]:
+        ax.set_xlabel("epoch")
+    fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- categorical data
+
+
+def plot_class_histograms(
+    data_hist: Any,
+    model_hist: Any,
+    labels: tuple[str, str] = ("Training data", "VAE samples"),
+    title: str = "Class histograms",
+) -> Figure:
+    """Data and model class histograms as side-by-side bar charts (as in the dmol.pub chapter).
+
+    Both are normalised to fractions of examples so that data sets of different sizes compare.
+    """
+    d = np.asarray(data_hist, dtype=np.float64)
+    m = np.asarray(model_hist, dtype=np.float64)
+    d = d / d.sum()
+    m = m / m.sum()
+    fig = new_figure(10, 4)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, values, label, color in zip(axes, (d, m), labels, (DATA_COLOR, MODEL_COLOR)):
+        ax.bar(np.arange(len(values)), values, color=color, width=0.85)
+        ax.set_title(label)
+        ax.set_xlabel("class index")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("fraction of examples")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_class_reconstructions(
+    probs: Any,
+    true_class: Sequence[int],
+    prior_probs: Any | None = None,
+    title: str = "Reconstructions: decoded p(x | z = μ(x))",
+) -> Figure:
+    """Decoded class probabilities for a few examples, the true class marked (chapter §6.4.1)."""
+    p = np.atleast_2d(np.asarray(probs, dtype=np.float64))
+    n = len(p)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = new_figure(4 * cols, 3 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
+    classes = np.arange(p.shape[1])
+    for i, ax in enumerate(axes):
+        if i >= n:
+            ax.set_visible(False)
+            continue
+        ax.plot(classes, p[i], color=DATA_COLOR, marker="o", ms=3, label="p(x | z=μ)")
+        if prior_probs is not None:
+            ax.plot(classes, np.asarray(prior_probs), color=OTHER_COLOR, ls=":", label="prior average p(x)")
+        ax.axvline(int(true_class[i]), color=MODEL_COLOR, ls="--", label=f"true class {int(true_class[i])}")
+        ax.set_title(f"example {i}")
+        ax.set_xlabel("class index")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    for r in range(rows):
+        axes[r * cols].set_ylabel("probability")
+    fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- continuous data
+
+
+def _columns(x: Any) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    return arr[:, None] if arr.ndim == 1 else arr.reshape(arr.shape[0], -1)
+
+
+def plot_value_histograms(
+    data: Any,
+    samples: Any | Mapping[str, Any],
+    bins: int = 64,
+    data_label: str = "training data",
+    xlabel: str = "x",
+    title: str = "Data and generated samples",
+) -> Figure:
+    """Overlaid density histograms of data and one or more sample sets on shared bins, one panel per dimension.
+
+    ``samples`` is an array or a mapping ``{label: array}`` (e.g. VAE samples and a Gaussian fit).
+    """
+    sets = dict(samples) if isinstance(samples, Mapping) else {"VAE samples": samples}
+    d = _columns(data)
+    cols = {k: _columns(v) for k, v in sets.items()}
+    dims = d.shape[1]
+    for k, v in cols.items():
+        if v.shape[1] != dims:
+            raise ValueError(f"samples {k!r} have {v.shape[1]} dimensions, data have {dims}")
+    fig = new_figure(6 * min(dims, 3), 4 * math.ceil(dims / 3))
+    axes = np.atleast_1d(fig.subplots(math.ceil(dims / 3), min(dims, 3), squeeze=False)).ravel()
+    colors = (MODEL_COLOR, OTHER_COLOR, *EXTRA_COLORS)
+    for j, ax in enumerate(axes):
+        if j >= dims:
+            ax.set_visible(False)
+            continue
+        everything = np.concatenate([d[:, j], *(v[:, j] for v in cols.values())])
+        lo, hi = np.quantile(everything, [0.001, 0.999])
+        edges = np.linspace(lo, hi, bins + 1)
+        ax.hist(d[:, j], bins=edges, density=True, color=DATA_COLOR, alpha=0.55, label=data_label)
+        for (label, v), color in zip(cols.items(), colors):
+            ax.hist(v[:, j], bins=edges, density=True, histtype="step", lw=1.8, color=color, label=label)
+        ax.set_xlabel(xlabel if dims == 1 else f"{xlabel}[{j}]")
+        ax.set_ylabel("density")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+        if dims > 1:
+            ax.set_title(f"dimension {j}")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_reconstruction_scatter(
+    x: Any, mu: Any, xlabel: str = "x", title: str = "Reconstruction: decoded mean vs input"
+) -> Figure:
+    """Input values against the decoded mean μ(z = E[q(z|x)]), with the identity line; one panel per dimension."""
+    xs, ms = _columns(x), _columns(mu)
+    if xs.shape != ms.shape:
+        raise ValueError(f"x and mu have different shapes: {xs.shape} and {ms.shape}")
+    dims = xs.shape[1]
+    fig = new_figure(5 * min(dims, 3), 4.5 * math.ceil(dims / 3))
+    axes = np.atleast_1d(fig.subplots(math.ceil(dims / 3), min(dims, 3), squeeze=False)).ravel()
+    for j, ax in enumerate(axes):
+        if j >= dims:
+            ax.set_visible(False)
+            continue
+        lo = float(min(xs[:, j].min(), ms[:, j].min()))
+        hi = float(max(xs[:, j].max(), ms[:, j].max()))
+        ax.plot([lo, hi], [lo, hi], color="gray", lw=1, zorder=0, label="identity")
+        ax.scatter(xs[:, j], ms[:, j], s=6, color=DATA_COLOR, alpha=0.7, label="examples")
+        name = xlabel if dims == 1 else f"{xlabel}[{j}]"
+        ax.set_xlabel(f"input {name}")
+        ax.set_ylabel(f"decoded mean μ of {name}")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+        if dims > 1:
+            ax.set_title(f"dimension {j}")
+    fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------- β comparison
+
+
+def plot_beta_comparison(
+    results: Sequence[Mapping[str, Any]],
+    data_hist: Any | None = None,
+    title: str = "β-VAE: reconstruction vs KL",
+) -> Figure:
+    """Test reconstruction loss and KL per β as bars, and (if given) each β's sampled class histogram.
+
+    Each entry of ``results`` has ``beta``, ``recon`` (−log p(x|z), nats/example) and ``kl``
+    (nats/example); an optional ``model_hist`` (class histogram of prior samples) adds a histogram
+    panel per β, overlaid on ``data_hist``.
+    """
+    if not results:
+        raise ValueError("plot_beta_comparison needs at least one result")
+    hists = [r.get("model_hist") for r in results]
+    show_hist = all(h is not None for h in hists)
+    ncols = 2 + (len(results) if show_hist else 0)
+    fig = new_figure(4 * ncols, 4)
+    axes = np.atleast_1d(fig.subplots(1, ncols, squeeze=False)).ravel()
+    names = [f"β = {float(r['beta']):g}" for r in results]
+    pos = np.arange(len(results))
+    colors = [(DATA_COLOR, MODEL_COLOR, OTHER_COLOR, *EXTRA_COLORS)[i % 6] for i in range(len(results))]
+    for ax, key, label in zip(axes[:2], ("recon", "kl"), ("reconstruction loss −log p(x|z)", "KL(q(z|x) ‖ p(z))")):
+        values = [float(r[key]) for r in results]
+        ax.bar(pos, values, color=colors)
+        for p_, v in zip(pos, values):
+            ax.annotate(f"{v:.3f}", (p_, v), ha="center", va="bottom", fontsize="small")
+        ax.set_xticks(pos, names)
+        ax.set_title(f"test {label}")
+        ax.set_xlabel("KL weight β")
+        ax.set_ylabel(f"{key} [{NATS}]")
+        ax.grid(alpha=0.3, axis="y")
+    if show_hist:
+        d = None if data_hist is None else np.asarray(data_hist, dtype=np.float64)
+        for ax, name, h, color in zip(axes[2:], names, hists, colors):
+            hv = np.asarray(h, dtype=np.float64)
+            hv = hv / hv.sum()
+            ax.bar(np.arange(len(hv)), hv, color=color, width=0.85, label="VAE samples")
+            if d is not None:
+                ax.step(np.arange(len(d)), d / d.sum(), where="mid", color="black", lw=1.2, label="training data")
+            ax.set_title(f"{name}: samples from the prior")
+            ax.set_xlabel("class index")
+            ax.set_ylabel("fraction of examples")
+            ax.legend(fontsize="small")
+            ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    return fig
