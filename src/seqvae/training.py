@@ -40,6 +40,31 @@ def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> 
     return int((mu.var(dim=0) > threshold).sum())
 
 
+class _EpochMeans:
+    """Example-weighted means of scalar tensors over an epoch, summed over all processes under DDP."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, values: dict[str, torch.Tensor], n: int) -> None:
+        for key, value in values.items():
+            value = value.detach() * n
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += n
+
+    def pop(self, strategy: Any) -> dict[str, torch.Tensor]:
+        """The means (reduced across processes), and a reset for the next epoch."""
+        keys, sums, count = list(self.sums), self.sums, self.count
+        self.sums, self.count = {}, 0
+        if not keys:
+            return {}
+        stacked = torch.stack([sums[k].float() for k in keys])
+        stacked = torch.cat([stacked, stacked.new_tensor([float(count)])])
+        total = strategy.reduce(stacked, reduce_op="sum")  # identity on one device
+        return {k: total[i] / total[-1] for i, k in enumerate(keys)}
+
+
 class VAEModule(L.LightningModule):
     """Wraps any :class:`VAE` with an :class:`Objective`.
 
@@ -53,34 +78,44 @@ class VAEModule(L.LightningModule):
         self.model = model
         self.objective = Objective(objective)
         self.train_config = train
+        self._train_means = _EpochMeans()
+        self._val_means = _EpochMeans()
         self._val_mu: list[torch.Tensor] = []
         self._val_kl: list[torch.Tensor] = []
         self.kl_per_dim: list[float] = []
         self.n_active: int = 0
 
-    def _log_terms(self, prefix: str, terms: dict[str, torch.Tensor], loss: torch.Tensor, n: int) -> None:
+    @staticmethod
+    def _terms(prefix: str, terms: dict[str, torch.Tensor], loss: torch.Tensor) -> dict[str, torch.Tensor]:
         values = {f"{prefix}/loss": loss}
         for name in ("recon", "kl", "elbo", "iwae"):
             if name in terms:
                 values[f"{prefix}/{name}"] = terms[name].mean()
-        self.log_dict(values, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        return values
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         terms = self.objective(self.model, batch, self.global_step)
         loss = terms["loss"].mean()
-        self._log_terms("train", terms, loss, len(batch))
-        self.log("beta", self.objective.beta(self.global_step), on_step=False, on_epoch=True, batch_size=len(batch))
+        values = self._terms("train", terms, loss)
+        values["beta"] = loss.new_tensor(self.objective.beta(self.global_step))
+        self._train_means.add(values, len(batch))
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        # logged once per epoch: Lightning's per-step self.log costs more than a small model's step
+        self.log_dict(self._train_means.pop(self.trainer.strategy), on_epoch=True)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         terms = self.objective(self.model, batch, self.global_step)
         loss = (terms["recon"] + self.objective.config.beta * terms["kl"]).mean()
-        self._log_terms("val", terms, loss, len(batch))
+        self._val_means.add(self._terms("val", terms, loss), len(batch))
         self._val_mu.append(terms["mu"].reshape(len(batch), -1))
         if "kl_per_dim" in terms:
             self._val_kl.append(terms["kl_per_dim"].reshape(len(batch), -1))
 
     def on_validation_epoch_end(self) -> None:
+        if self._val_means.count:
+            self.log_dict(self._val_means.pop(self.trainer.strategy), on_epoch=True, prog_bar=True)
         if self._val_mu:
             mu = torch.cat(self._val_mu)
             self.n_active = active_units(mu)

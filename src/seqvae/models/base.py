@@ -67,7 +67,8 @@ class VAE(nn.Module):
         size = len(batch) if batch is not None else n
         if size is None:
             raise ValueError("prior() needs a batch or n")
-        ref = next(self.parameters())
+        # dtype/device reference: the batch when it has floating values (cheaper than walking parameters)
+        ref = batch.values if batch is not None and batch.values.is_floating_point() else next(self.parameters())
         return standard_normal((size, self.latent_dim), ref)
 
     # -- shared --------------------------------------------------------------------------------
