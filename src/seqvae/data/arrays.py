@@ -19,12 +19,13 @@ from seqvae.errors import DataError
 
 
 def check_finite(values: np.ndarray, source: str) -> None:
-    """Raise :class:`DataError` naming the first row (and column) holding NaN or inf."""
+    """Raise :class:`DataError` naming the first example (and feature) holding NaN or inf."""
     bad = ~np.isfinite(values)
     if bad.any():
         where = np.argwhere(bad)[0]
-        col = f", column {where[1]}" if len(where) > 1 else ""
-        raise DataError(f"{source}: non-finite value {values[tuple(where)]!r} at row {where[0]}{col}")
+        col = f", feature {where[1]}" if len(where) > 1 else ""
+        value = float(values[tuple(where)])
+        raise DataError(f"{source}: non-finite value {value} in example {where[0]}{col} (0-based)")
 
 
 class ArrayDataset(Dataset):
@@ -199,6 +200,8 @@ def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:
     if arr.dtype.kind not in "fiub":
         raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float32)
+    if arr.ndim == 0:
+        raise DataError(f"{path}: holds a single number, expected rows of examples")
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:

@@ -35,7 +35,11 @@ def generate(kind: str, params: dict, seed: int) -> tuple[np.ndarray, dict[str, 
                 f"unknown config key data.params.{name} for data.kind={kind}; valid: {', '.join(sorted(accepted))}"
             )
     kwargs = {"seed": seed, **params}
-    return fn(**kwargs)
+    try:
+        return fn(**kwargs)
+    except (TypeError, ValueError) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
+        raise ConfigError(f"data.kind={kind} cannot generate data from data.params ({given}): {exc}") from exc
 
 
 def load_arrays(cfg: DataConfig, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
