@@ -94,12 +94,13 @@ def test_regression_in_two_dimensions_reports_marginal_and_sliced_distances(tmp_
     assert m["sliced_w1_vae"] > 0 and m["sliced_w1_gaussian"] > 0
 
 
-def test_regression_refuses_a_categorical_decoder(tmp_path: Path) -> None:
+def test_regression_refuses_a_categorical_decoder_before_training(tmp_path: Path) -> None:
     from seqvae.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="model.likelihood.kind=gaussian"):
-        run("dmol-regression", tmp_path / "bad", 0, "data.kind=dmol-categorical", "model.likelihood.kind=categorical",
-            "data.params.n=256", "train.max_epochs=1")
+    overrides = ("data.kind=dmol-categorical", "model.likelihood.kind=categorical", "data.params.n=256")
+    with pytest.raises(ConfigError, match="dmol-regression needs model.likelihood.kind=gaussian or gaussian-learned"):
+        run("dmol-regression", tmp_path / "bad", 0, *overrides)
+    assert not (tmp_path / "bad" / "model.safetensors").exists()  # refused up front, nothing trained
 
 
 def test_same_seed_gives_the_same_metrics_file_twice(tmp_path: Path) -> None:

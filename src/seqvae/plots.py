@@ -191,6 +191,23 @@ def _columns(x: Any) -> np.ndarray:
     return arr[:, None] if arr.ndim == 1 else arr.reshape(arr.shape[0], -1)
 
 
+def _panel_grid(dims: int, width: float, height: float) -> tuple[Figure, list[Any]]:
+    """A figure with one panel per dimension, three to a row; the unused cells are hidden."""
+    rows, cols = math.ceil(dims / 3), min(dims, 3)
+    fig = new_figure(width * cols, height * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[dims:]:
+        ax.set_visible(False)
+    return fig, list(axes[:dims])
+
+
+def _finish_panel(ax: Any, j: int, dims: int) -> None:
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    if dims > 1:
+        ax.set_title(f"dimension {j}")
+
+
 def plot_value_histograms(
     data: Any,
     samples: Any | Mapping[str, Any],
@@ -210,13 +227,9 @@ def plot_value_histograms(
     for k, v in cols.items():
         if v.shape[1] != dims:
             raise ValueError(f"samples {k!r} have {v.shape[1]} dimensions, data have {dims}")
-    fig = new_figure(6 * min(dims, 3), 4 * math.ceil(dims / 3))
-    axes = np.atleast_1d(fig.subplots(math.ceil(dims / 3), min(dims, 3), squeeze=False)).ravel()
+    fig, axes = _panel_grid(dims, 6, 4)
     colors = (MODEL_COLOR, OTHER_COLOR, *EXTRA_COLORS)
     for j, ax in enumerate(axes):
-        if j >= dims:
-            ax.set_visible(False)
-            continue
         everything = np.concatenate([d[:, j], *(v[:, j] for v in cols.values())])
         lo, hi = np.quantile(everything, [0.001, 0.999])
         edges = np.linspace(lo, hi, bins + 1)
@@ -225,10 +238,7 @@ def plot_value_histograms(
             ax.hist(v[:, j], bins=edges, density=True, histtype="step", lw=1.8, color=color, label=label)
         ax.set_xlabel(xlabel if dims == 1 else f"{xlabel}[{j}]")
         ax.set_ylabel("density")
-        ax.legend(fontsize="small")
-        ax.grid(alpha=0.3)
-        if dims > 1:
-            ax.set_title(f"dimension {j}")
+        _finish_panel(ax, j, dims)
     fig.suptitle(title)
     return fig
 
@@ -241,12 +251,8 @@ def plot_reconstruction_scatter(
     if xs.shape != ms.shape:
         raise ValueError(f"x and mu have different shapes: {xs.shape} and {ms.shape}")
     dims = xs.shape[1]
-    fig = new_figure(5 * min(dims, 3), 4.5 * math.ceil(dims / 3))
-    axes = np.atleast_1d(fig.subplots(math.ceil(dims / 3), min(dims, 3), squeeze=False)).ravel()
+    fig, axes = _panel_grid(dims, 5, 4.5)
     for j, ax in enumerate(axes):
-        if j >= dims:
-            ax.set_visible(False)
-            continue
         lo = float(min(xs[:, j].min(), ms[:, j].min()))
         hi = float(max(xs[:, j].max(), ms[:, j].max()))
         ax.plot([lo, hi], [lo, hi], color="gray", lw=1, zorder=0, label="identity")
@@ -254,10 +260,7 @@ def plot_reconstruction_scatter(
         name = xlabel if dims == 1 else f"{xlabel}[{j}]"
         ax.set_xlabel(f"input {name}")
         ax.set_ylabel(f"decoded mean μ of {name}")
-        ax.legend(fontsize="small")
-        ax.grid(alpha=0.3)
-        if dims > 1:
-            ax.set_title(f"dimension {j}")
+        _finish_panel(ax, j, dims)
     fig.suptitle(title)
     return fig
 

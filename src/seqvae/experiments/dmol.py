@@ -37,10 +37,9 @@ from seqvae.analysis.metrics import (
 from seqvae.config import RunConfig, load_run_config, to_dict
 from seqvae.data.arrays import ArrayDataset, DataBundle, write_json_atomic
 from seqvae.data.sources import load_data
-from seqvae.distributions import CategoricalHead, GaussianFixedStd, GaussianLearnedStd
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
-from seqvae.models.base import VAE
+from seqvae.models.base import VAE, parse_model_config
 from seqvae.training import fit
 
 PRIOR_SAMPLES = 4096  # z ~ N(0, I) draws used to estimate the model's P(x)
@@ -49,17 +48,32 @@ BETAS = (0.2, 1.0)  # dmol-beta: the chapter's β and the plain ELBO
 RECON_EXAMPLES = 3  # dmol-categorical reconstruction figure
 SLICED_PROJECTIONS = 64
 FLOAT_DIGITS = 8  # significant digits kept in metrics.json
+CATEGORICAL = ("categorical",)  # decoder likelihoods each analysis can handle
+GAUSSIAN = ("gaussian", "gaussian-learned")
 
 
 # --------------------------------------------------------------------------- shared helpers
 
 
 def _config(
-    name: str, seed: int, overrides: list[str], preset: str | None, progress: bool, extra: tuple[str, ...] = ()
+    name: str,
+    seed: int,
+    overrides: list[str],
+    preset: str | None,
+    progress: bool,
+    likelihoods: tuple[str, ...],
+    extra: tuple[str, ...] = (),
 ) -> RunConfig:
-    """The shipped config ``name`` with the user's overrides, then the experiment's own, seed and progress."""
+    """The shipped config ``name`` with the user's overrides, then the experiment's own, seed and progress.
+
+    Refuses, before any training, a model whose decoder likelihood the experiment cannot analyse.
+    """
     flag = "true" if progress else "false"
-    return load_run_config(name, [*overrides, *extra, f"seed={seed}", f"train.progress_bar={flag}"], preset=preset)
+    cfg = load_run_config(name, [*overrides, *extra, f"seed={seed}", f"train.progress_bar={flag}"], preset=preset)
+    kind = getattr(getattr(parse_model_config(cfg.model), "likelihood", None), "kind", None)
+    if kind not in likelihoods:
+        raise ConfigError(f"{name} needs model.likelihood.kind={' or '.join(likelihoods)}, got {kind}")
+    return cfg
 
 
 def _clean(obj: Any) -> Any:
@@ -128,11 +142,6 @@ def _header(name: str, seed: int, preset: str | None, cfg: RunConfig) -> dict[st
 # --------------------------------------------------------------------------- categorical
 
 
-def _require_head(model: VAE, kinds: tuple[type, ...], experiment: str, wanted: str) -> None:
-    if not isinstance(getattr(model, "head", None), kinds):
-        raise ConfigError(f"{experiment} needs model.likelihood.kind={wanted}")
-
-
 @torch.no_grad()
 def categorical_analysis(model: VAE, bundle: DataBundle, seed: int, n: int = PRIOR_SAMPLES) -> dict[str, Any]:
     """How well decoding z ~ N(0, 1) reproduces the training split's class histogram.
@@ -168,10 +177,9 @@ def run_categorical(
     out_dir: Path, seed: int = 0, overrides: list[str] | None = None, preset: str | None = None, progress: bool = True
 ) -> dict[str, Any]:
     out = Path(out_dir)
-    cfg = _config("dmol-categorical", seed, list(overrides or []), preset, progress)
+    cfg = _config("dmol-categorical", seed, list(overrides or []), preset, progress, CATEGORICAL)
     result = fit(cfg, out)
     model, bundle = result.model, result.bundle
-    _require_head(model, (CategoricalHead,), "dmol-categorical", "categorical")
     cat = categorical_analysis(model, bundle, seed)
 
     plots.save_figure(
@@ -232,13 +240,13 @@ def run_beta(
     bundle: DataBundle | None = None
     cfg: RunConfig | None = None
     for beta in BETAS:
-        cfg = _config("dmol-beta", seed, list(overrides or []), preset, progress, extra=(f"objective.beta={beta}",))
+        beta_set = (f"objective.beta={beta}",)
+        cfg = _config("dmol-beta", seed, list(overrides or []), preset, progress, CATEGORICAL, beta_set)
         if bundle is None:
             bundle = load_data(cfg.data, cfg.seed)  # one split shared by every β
         sub = out / _beta_dir(beta)
         result = fit(cfg, sub, bundle=bundle)
         model = result.model
-        _require_head(model, (CategoricalHead,), "dmol-beta", "categorical")
         test = _test_metrics(model, bundle, cfg)
         cat = categorical_analysis(model, bundle, seed)
         plots.save_figure(
@@ -345,10 +353,9 @@ def run_regression(
     out_dir: Path, seed: int = 0, overrides: list[str] | None = None, preset: str | None = None, progress: bool = True
 ) -> dict[str, Any]:
     out = Path(out_dir)
-    cfg = _config("dmol-regression", seed, list(overrides or []), preset, progress)
+    cfg = _config("dmol-regression", seed, list(overrides or []), preset, progress, GAUSSIAN)
     result = fit(cfg, out)
     model, bundle = result.model, result.bundle
-    _require_head(model, (GaussianFixedStd, GaussianLearnedStd), "dmol-regression", "gaussian")
     reg = regression_analysis(model, bundle, seed)
 
     plots.save_figure(
