@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from seqvae.cli import app
 
 runner = CliRunner()
-FAST = ["--set", "train.max_epochs=3", "--set", "data.params.n=400", "--no-progress"]
+FAST = ["--set", "train.max_epochs=3", "--set", "data.params.n=2000", "--no-progress"]
 
 
 def invoke(*args: str) -> str:
@@ -41,7 +41,7 @@ def test_train_writes_an_exported_run(run_dir: Path) -> None:
 def test_evaluate_orders_the_bounds(run_dir: Path) -> None:
     invoke("evaluate", str(run_dir), "--iwae-samples", "50", "--ll-samples", "500")
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["split"] == "test" and metrics["n_examples"] == 40
+    assert metrics["split"] == "test" and metrics["n_examples"] == 200  # 10% of 2000
     # ELBO <= IWAE(50) <= IS log p(x) (K=500), up to Monte Carlo error
     assert metrics["elbo"] <= metrics["iwae"] + 0.02
     assert metrics["iwae"] <= metrics["log_likelihood"] + 0.02
@@ -103,3 +103,43 @@ def test_help_explains_each_command() -> None:
         assert command in out
     assert "--set" in invoke("train", "--help")
     assert "importance-sampled" in invoke("evaluate", "--help")
+
+
+def test_ctrl_c_exports_the_best_model_and_resume_finishes_the_run(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "seqvae.cli", "train", "-c", "mlp-gaussian-mixture", "--out", str(out), "--no-progress",
+           "--set", "train.max_epochs=1000", "--set", "data.params.n=4000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoints" / "last.ckpt").exists():  # wait for a finished epoch
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "seqvae train --resume" in output
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["interrupted"] and summary["best_epoch"] >= 1
+    assert (out / "model.safetensors").is_file()  # the best model so far is usable right away
+    invoke("evaluate", str(out), "--iwae-samples", "4", "--ll-samples", "8")
+    # resume to two epochs past the interruption
+    target = summary["epochs"] + 2
+    invoke("train", "--resume", str(out), "--set", f"train.max_epochs={target}", "--no-progress")
+    after = json.loads((out / "train_summary.json").read_text())
+    assert after["resumed"] and not after["interrupted"] and after["epochs"] == target
+    epochs = sorted({int(r["epoch"]) for r in __import__("csv").DictReader((out / "logs/metrics.csv").open())})
+    assert epochs == list(range(target))  # one learning curve, no gap and no duplicate
+
+
+def test_train_argument_errors() -> None:
+    result = runner.invoke(app, ["train", "--out", "x"])
+    assert result.exit_code == 2 and "needs --config and --out" in result.output
+    result = runner.invoke(app, ["train", "--resume", "a", "--out", "b"])
+    assert result.exit_code == 2 and "--resume DIR continues the run in DIR" in result.output
+    result = runner.invoke(app, ["train", "--resume", "no/such/run"])
+    assert result.exit_code == 2 and "run_config.json does not exist" in result.output

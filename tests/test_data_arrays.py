@@ -52,6 +52,13 @@ def test_loader_serves_batches_and_shuffles_by_seed() -> None:
     first = order(1)
     assert sorted(first) == list(range(50)) and first != list(range(50))
     assert order(1) == first and order(2) != first
+    # each pass over a plain loader is a new epoch with a new order, and the order of an epoch is
+    # a function of (seed, epoch) alone: what lets a resumed run see the data the original would have
+    loader = make_loader(ds, 16, True, seed=1)
+    epoch0, epoch1 = ([int(i) for b in loader for i in b.labels["id"]] for _ in range(2))
+    assert epoch0 == first and epoch1 != epoch0
+    loader.sampler.set_epoch(1)
+    assert [int(i) for b in loader for i in b.labels["id"]] == epoch1
     batches = list(make_loader(ds, 16, False))
     assert [len(b) for b in batches] == [16, 16, 16, 2]
     # labels travel with their rows

@@ -100,3 +100,29 @@ def test_early_stopping_stops_before_max_epochs(tmp_path: Path) -> None:
     )
     result = fit(cfg, tmp_path)
     assert result.summary["epochs"] < 40
+
+
+RESUME_BASE = ["train.progress_bar=false", "data.params.n=512"]
+
+
+def test_resumed_run_equals_the_uninterrupted_run(tmp_path: Path) -> None:
+    whole = fit(load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=4"]), tmp_path / "whole")
+    fit(load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=2"]), tmp_path / "split")
+    resumed = fit(
+        load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=4"]), tmp_path / "split", resume=True
+    )
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same data order, same noise, same optimiser state
+    assert read_epochs(tmp_path / "whole/logs/metrics.csv") == read_epochs(tmp_path / "split/logs/metrics.csv")
+    assert resumed.summary["resumed"] and resumed.summary["epochs"] == 4 and resumed.summary["steps"] == whole.summary["steps"]
+
+
+def test_resume_needs_a_checkpoint_and_a_fresh_run_starts_clean(tmp_path: Path) -> None:
+    from seqvae.errors import CheckpointError
+
+    cfg = load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=2"])
+    with pytest.raises(CheckpointError, match="cannot resume .*last.ckpt does not exist"):
+        fit(cfg, tmp_path / "none", resume=True)
+    fit(load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=3"]), tmp_path / "run")
+    fit(cfg, tmp_path / "run")  # a new, shorter run in the same directory
+    assert [int(r["epoch"]) for r in read_epochs(tmp_path / "run/logs/metrics.csv")] == [0, 1]

@@ -156,13 +156,16 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedMode
     return LoadedModel(model=model, run=run, normalizer=normalizer, path=root)
 
 
-def read_lightning_state_dict(path: str | Path, prefix: str = "model.") -> dict[str, torch.Tensor]:
-    """The model weights inside a Lightning checkpoint this run wrote, read with ``weights_only=True``."""
+def read_lightning_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint this run wrote, read with ``weights_only=True`` (tensors and plain values only)."""
     try:
         ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for unsafe or corrupt files
         raise CheckpointError(f"{path}: cannot read Lightning checkpoint safely ({exc})") from exc
-    state = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise CheckpointError(f"{path}: no state_dict in checkpoint")
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    return ckpt
+
+
+def lightning_model_state(ckpt: dict[str, Any], prefix: str = "model.") -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seqvae.errors import SeqVAEError
+from seqvae.errors import ConfigError, SeqVAEError
 
 app = typer.Typer(
     name="seqvae",
@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (data split, initialisation, sampling).")]
 SetOpt = Annotated[
@@ -41,40 +41,73 @@ def _quiet_lightning() -> None:
 
 
 def _fail(exc: Exception) -> None:
+    from seqvae.training import TrainingInterrupted
+
+    if isinstance(exc, TrainingInterrupted):
+        console.print(f"[yellow]interrupted:[/] {exc}")
+        raise typer.Exit(code=130)
     console.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(code=2)
 
 
 @app.command()
 def train(
-    config: Annotated[str, typer.Option("--config", "-c", help="YAML config file, or the name of a shipped config (see `seqvae experiment`).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory for logs, checkpoints and the exported model.")],
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file, or the name of a shipped config (see `seqvae experiment`). Not needed with --resume.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for logs, checkpoints and the exported model.")] = None,
     overrides: SetOpt = None,
     preset: Annotated[Optional[str], typer.Option(help="Named preset inside the config (e.g. 'paper').")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; overrides the config's seed.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory from its last finished epoch (e.g. after Ctrl+C); --set train.max_epochs=N extends it.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Train a model and export its best weights as model.safetensors + config.json in OUT."""
+    """Train a model and export its best weights as model.safetensors + config.json in OUT.
+
+    Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly:
+    the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly
+    where it stopped.
+    """
     from seqvae.config import load_run_config
-    from seqvae.training import fit
+    from seqvae.training import RUN_CONFIG, fit
 
     _quiet_lightning()
     try:
+        if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
+            raise ConfigError("--resume DIR continues the run in DIR; leave out --out or give the same directory")
+        if resume is None and (config is None or out is None):
+            raise ConfigError("train needs --config and --out (or --resume DIR to continue a run)")
+        run_dir = Path(resume if resume is not None else out)
         extra = list(overrides or [])
         if seed is not None:
             extra.append(f"seed={seed}")
         if not progress:
             extra.append("train.progress_bar=false")
-        cfg = load_run_config(config, extra, preset=preset)
-        result = fit(cfg, out)
-    except SeqVAEError as exc:
+        if config is not None:
+            cfg = load_run_config(config, extra, preset=preset)
+        else:
+            cfg = load_run_config(base=_read_run_config(run_dir / RUN_CONFIG), overrides=extra)
+        result = fit(cfg, run_dir, resume=resume is not None)
+    except SeqVAEError as exc:  # TrainingInterrupted included: exit 130 with the resume command
         _fail(exc)
     s = result.summary
     console.print(
         f"[green]trained[/] {s['epochs']} epochs ({s['steps']} steps); best val loss "
-        f"{s['best_val_loss']}; active latent units {s['active_units']}/{result.model.latent_dim}; "
-        f"model exported to {out}"
+        f"{s['best_val_loss']} at epoch {s['best_epoch']}; active latent units "
+        f"{s['active_units']}/{result.model.latent_dim}; model exported to {run_dir}"
     )
+
+
+def _read_run_config(path: Path) -> dict:
+    import json
+
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: is {path.parent} a run directory written by `seqvae train`?")
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections")
+    return raw
 
 
 @app.command()
@@ -166,7 +199,8 @@ def experiment(
     table = Table(title=f"{name}: {out_dir}/metrics.json")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in _flatten(metrics).items():
+    shown = {k: v for k, v in metrics.items() if k != "config"}  # the full config is in metrics.json
+    for key, value in _flatten(shown).items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)
 

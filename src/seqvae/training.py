@@ -7,6 +7,8 @@ progress bars); this module only says what a training and a validation step comp
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import logging
 import warnings
 from collections.abc import Iterator
@@ -19,14 +21,15 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.trainer.states import TrainerStatus
 
-from seqvae.checkpoint import export_model, read_lightning_state_dict
-from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig
-from seqvae.data.arrays import DataBundle, make_loader, write_json_atomic
+from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
+from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
+from seqvae.data.arrays import DataBundle, make_loader, write_bytes_atomic, write_json_atomic
 from seqvae.data.batch import Batch
 from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead
-from seqvae.errors import DataError
+from seqvae.errors import CheckpointError, DataError, SeqVAEError
 from seqvae.models.base import VAE, build_model
 from seqvae.objectives import Objective
 
@@ -125,6 +128,20 @@ class VAEModule(L.LightningModule):
         self._val_mu.clear()
         self._val_kl.clear()
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the reparameterisation noise comes from the global generator: keep its state so that a
+        # resumed run draws what the uninterrupted run would have drawn
+        checkpoint["seqvae_rng"] = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint["seqvae_rng"]["cuda"] = torch.cuda.get_rng_state_all()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        rng = checkpoint.get("seqvae_rng") or {}
+        if "cpu" in rng:
+            torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         cfg = self.train_config
         cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
@@ -204,6 +221,8 @@ def _quiet_lightning(verbose: bool) -> Iterator[None]:
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*number of training batches.*")
             warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+            # a resumed run reuses its directories on purpose (fit clears them for a fresh run)
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
             yield
     finally:
         for lg, level in zip(loggers, levels):
@@ -234,10 +253,73 @@ class FitResult:
     summary: dict[str, Any]
 
 
-def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None) -> FitResult:
-    """Train ``cfg`` into ``out_dir``: data, model, Lightning fit, best weights exported as safetensors."""
+RUN_CONFIG = "run_config.json"  # the run's config, written before training (what --resume reads)
+LAST_CHECKPOINT = "last.ckpt"
+
+
+class TrainingInterrupted(SeqVAEError):
+    """Training stopped on Ctrl+C; the best checkpoint so far is exported and the run can be resumed."""
+
+    def __init__(self, result: FitResult) -> None:
+        self.result = result
+        s = result.summary
+        saved = (
+            f"the best model so far (epoch {s['best_epoch']}) is exported to {result.out_dir}"
+            if s["best_checkpoint"]
+            else "no epoch had finished, so nothing was exported"
+        )
+        super().__init__(
+            f"training interrupted after {s['epochs']} complete epochs; {saved}; "
+            f"continue with `seqvae train --resume {result.out_dir}`"
+        )
+
+
+def _clear_previous_run(out: Path) -> None:
+    """A fresh run in an old run directory starts from clean logs and checkpoints (it is not a resume)."""
+    for path in (out / "logs" / "metrics.csv", *(out / "checkpoints").glob("*.ckpt")):
+        path.unlink(missing_ok=True)
+
+
+def _read_csv_log(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    if not path.is_file():
+        return [], []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _merge_csv_log(path: Path, earlier: tuple[list[str], list[dict[str, str]]]) -> None:
+    """Put the rows of the run being resumed in front of the resumed run's rows (Lightning's CSV
+    writer starts a fresh file); an epoch logged by both keeps the resumed run's rows."""
+    old_keys, old_rows = earlier
+    if not old_rows:
+        return
+    new_keys, new_rows = _read_csv_log(path)
+    redone = {row.get("epoch") for row in new_rows}
+    keys = old_keys + [k for k in new_keys if k not in old_keys]
+    rows = [row for row in old_rows if row.get("epoch") not in redone] + new_rows
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_bytes_atomic(path, buffer.getvalue().encode())
+
+
+def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, resume: bool = False) -> FitResult:
+    """Train ``cfg`` into ``out_dir``: data, model, Lightning fit, best weights exported as safetensors.
+
+    With ``resume`` training continues from ``out_dir/checkpoints/last.ckpt`` (model, optimiser,
+    epoch, best-so-far and RNG state), so an interrupted run ends where an uninterrupted one would.
+    On Ctrl+C the best checkpoint so far is exported and :class:`TrainingInterrupted` is raised.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    last = out / "checkpoints" / LAST_CHECKPOINT
+    if resume and not last.is_file():
+        raise CheckpointError(f"cannot resume {out}: {last} does not exist (no epoch of that run finished)")
+    if not resume:
+        _clear_previous_run(out)
+    write_json_atomic(out / RUN_CONFIG, to_dict(cfg))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if bundle is None:
         bundle = load_data(cfg.data, cfg.seed)
@@ -249,26 +331,45 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None) -
     train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
     val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
     module = VAEModule(model, cfg.objective, cfg.train)
+    interrupted = False
     with _quiet_lightning(verbose=cfg.train.progress_bar):
         trainer = build_trainer(
             cfg.train, out, monitor="val/loss" if has_val else "train/loss", steps_per_epoch=len(train_loader)
         )
-        trainer.fit(module, train_loader, val_loader)
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if best:
-        model.load_state_dict(read_lightning_state_dict(best))
+        earlier_log = _read_csv_log(out / "logs" / "metrics.csv") if resume else ([], [])
+        try:
+            # our checkpoints hold only tensors and plain values: never unpickle anything else
+            trainer.fit(module, train_loader, val_loader, ckpt_path=last if resume else None, weights_only=True)
+        except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown and sys.exit(1)
+            if trainer.state.status != TrainerStatus.INTERRUPTED:
+                raise
+            interrupted = True
+        finally:
+            _merge_csv_log(out / "logs" / "metrics.csv", earlier_log)
+    ckpt = trainer.checkpoint_callback
+    best = ckpt.best_model_path if ckpt is not None and Path(ckpt.best_model_path or "").is_file() else ""
+    best_ckpt = read_lightning_checkpoint(best) if best else None
+    if best_ckpt is not None:
+        model.load_state_dict(lightning_model_state(best_ckpt))
     model.eval()
-    export_model(model, out, cfg, bundle.normalizer)
+    if best_ckpt is not None or not interrupted:
+        export_model(model, out, cfg, bundle.normalizer)
     summary = {
         "epochs": int(trainer.current_epoch),
         "steps": int(trainer.global_step),
         "best_checkpoint": Path(best).name if best else None,
-        "best_val_loss": _float(trainer.checkpoint_callback.best_model_score) if best else None,
+        "best_epoch": int(best_ckpt["epoch"]) + 1 if best_ckpt is not None else None,  # 1-based, like "epochs"
+        "best_val_loss": _float(ckpt.best_model_score) if best else None,
         "active_units": module.n_active,
         "kl_per_dim": module.kl_per_dim,
+        "interrupted": interrupted,
+        "resumed": resume,
     }
     write_json_atomic(out / "train_summary.json", summary)
-    return FitResult(model=model, bundle=bundle, out_dir=out, summary=summary)
+    result = FitResult(model=model, bundle=bundle, out_dir=out, summary=summary)
+    if interrupted:
+        raise TrainingInterrupted(result)
+    return result
 
 
 def _float(x: Any) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqvae.data.batch import Batch
 from seqvae.errors import DataError
@@ -57,16 +58,41 @@ def _take_batch(batch: Batch) -> Batch:
     return batch
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A random permutation per epoch that depends only on ``(seed, epoch)``.
+
+    Lightning calls :meth:`set_epoch` before each epoch, so a run resumed from a checkpoint sees
+    the same data order as one that was never interrupted. Without ``set_epoch`` calls (a plain
+    loop) each pass over the loader advances the epoch by itself.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+        self._epoch_set = False
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch, self._epoch_set = epoch, True
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        order = torch.randperm(self.n, generator=gen).tolist()
+        if not self._epoch_set:
+            self.epoch += 1
+        self._epoch_set = False
+        return iter(order)
+
+
 def make_loader(
     dataset: ArrayDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0
 ) -> DataLoader:
-    """A DataLoader serving :class:`Batch` objects; shuffling is reproducible from ``seed``."""
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    """A DataLoader serving :class:`Batch` objects; the shuffled order is a function of ``seed`` and the epoch."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
+        sampler=EpochShuffleSampler(len(dataset), seed) if shuffle else None,
         collate_fn=_take_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
