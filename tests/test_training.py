@@ -126,3 +126,19 @@ def test_resume_needs_a_checkpoint_and_a_fresh_run_starts_clean(tmp_path: Path) 
     fit(load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=3"]), tmp_path / "run")
     fit(cfg, tmp_path / "run")  # a new, shorter run in the same directory
     assert [int(r["epoch"]) for r in read_epochs(tmp_path / "run/logs/metrics.csv")] == [0, 1]
+
+
+@pytest.mark.parametrize(("name", "module"), [("tensorboard", "tensorboard"), ("mlflow", "mlflow")])
+def test_extra_loggers_write_next_to_the_csv_log_or_say_what_to_install(tmp_path: Path, name: str, module: str) -> None:
+    import importlib.util
+
+    from seqvae.errors import ConfigError
+
+    cfg = load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=1", f"train.extra_loggers=[{name}]"])
+    if importlib.util.find_spec(module) is None:
+        with pytest.raises(ConfigError, match=f"needs `pip install {module}`"):
+            fit(cfg, tmp_path / "run")
+    else:
+        fit(cfg, tmp_path / "run")
+        assert (tmp_path / "run" / ("tensorboard" if name == "tensorboard" else "mlruns")).is_dir()
+        assert (tmp_path / "run" / "logs" / "metrics.csv").is_file()

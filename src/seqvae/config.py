@@ -260,6 +260,7 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str = "32-true"
     num_workers: int = 0
+    extra_loggers: list[Literal["tensorboard", "mlflow"]] = field(default_factory=list)  # CSV is always written
     progress_bar: bool = True
     deterministic: bool = True
 

@@ -7,6 +7,7 @@ progress bars); this module only says what a training and a validation step comp
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import csv
 import io
 import logging
@@ -20,7 +21,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerStatus
 
 from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
@@ -29,7 +30,7 @@ from seqvae.data.arrays import DataBundle, make_loader, write_bytes_atomic, writ
 from seqvae.data.batch import Batch
 from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead
-from seqvae.errors import CheckpointError, DataError, SeqVAEError
+from seqvae.errors import CheckpointError, ConfigError, DataError, SeqVAEError
 from seqvae.models.base import VAE, build_model
 from seqvae.objectives import Objective
 
@@ -185,7 +186,7 @@ def build_trainer(cfg: TrainConfig, out_dir: Path, monitor: str = "val/loss", st
         precision=cfg.precision,
         gradient_clip_val=cfg.gradient_clip,
         deterministic=cfg.deterministic,
-        logger=CSVLogger(save_dir=str(out_dir), name="", version="logs"),
+        logger=[CSVLogger(save_dir=str(out_dir), name="", version="logs"), *_extra_loggers(cfg, out_dir)],
         callbacks=callbacks,
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
@@ -228,6 +229,21 @@ def _quiet_lightning(verbose: bool) -> Iterator[None]:
         for lg, level in zip(loggers, levels):
             lg.removeFilter(drop)
             lg.setLevel(level)
+
+
+def _extra_loggers(cfg: TrainConfig, out_dir: Path) -> list[Any]:
+    """TensorBoard / MLflow loggers asked for in ``train.extra_loggers`` (next to the CSV log)."""
+    loggers: list[Any] = []
+    for name in cfg.extra_loggers:
+        if name == "tensorboard":
+            if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+                raise ConfigError("train.extra_loggers: 'tensorboard' needs `pip install tensorboard`")
+            loggers.append(TensorBoardLogger(save_dir=str(out_dir), name="", version="tensorboard"))
+        elif name == "mlflow":
+            if importlib.util.find_spec("mlflow") is None:
+                raise ConfigError("train.extra_loggers: 'mlflow' needs `pip install mlflow`")
+            loggers.append(MLFlowLogger(experiment_name="seqvae", tracking_uri=(out_dir / "mlruns").resolve().as_uri()))
+    return loggers
 
 
 def check_data_for_model(model: VAE, bundle: DataBundle) -> None:
