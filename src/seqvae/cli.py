@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seqvae.config import shipped_configs
 from seqvae.errors import ConfigError, SeqVAEError
 
 app = typer.Typer(
@@ -52,7 +53,7 @@ def _fail(exc: Exception) -> None:
 
 @app.command()
 def train(
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file, or the name of a shipped config (see `seqvae experiment`). Not needed with --resume.")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help=f"YAML config file, or the name of a shipped config ({', '.join(shipped_configs())}). Not needed with --resume.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for logs, checkpoints and the exported model.")] = None,
     overrides: SetOpt = None,
     preset: Annotated[Optional[str], typer.Option(help="Named preset inside the config (e.g. 'paper').")] = None,
@@ -62,9 +63,7 @@ def train(
 ) -> None:
     """Train a model and export its best weights as model.safetensors + config.json in OUT.
 
-    Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly:
-    the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly
-    where it stopped.
+    Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped.
     """
     from seqvae.config import load_run_config
     from seqvae.training import RUN_CONFIG, fit
@@ -203,6 +202,8 @@ def experiment(
     for key, value in _flatten(shown).items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)
+    if metrics.get("figures"):
+        console.print(f"[green]figures[/] in {out_dir}: {', '.join(metrics['figures'])}")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
