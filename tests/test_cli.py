@@ -105,7 +105,9 @@ def test_help_explains_each_command() -> None:
     assert "importance-sampled" in invoke("evaluate", "--help")
 
 
-def test_ctrl_c_exports_the_best_model_and_resume_finishes_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupt_exports_the_best_model_and_resume_finishes_the_run(tmp_path: Path, sig: str) -> None:
+    import csv
     import signal
     import subprocess
     import sys
@@ -114,25 +116,38 @@ def test_ctrl_c_exports_the_best_model_and_resume_finishes_the_run(tmp_path: Pat
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "seqvae.cli", "train", "-c", "mlp-gaussian-mixture", "--out", str(out), "--no-progress",
            "--set", "train.max_epochs=1000", "--set", "data.params.n=4000"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while not (out / "checkpoints" / "last.ckpt").exists():  # wait for a finished epoch
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=60)
+
+    def as_from_a_terminal() -> None:  # a shell running us in the background may ignore SIGINT
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=as_from_a_terminal)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoints" / "last.ckpt").exists():  # wait for a finished epoch
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.2)
+        proc.send_signal(getattr(signal, sig))
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, output
     assert "seqvae train --resume" in output
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["interrupted"] and summary["best_epoch"] >= 1
     assert (out / "model.safetensors").is_file()  # the best model so far is usable right away
+    if sig == "SIGTERM":
+        return
     invoke("evaluate", str(out), "--iwae-samples", "4", "--ll-samples", "8")
     # resume to two epochs past the interruption
     target = summary["epochs"] + 2
     invoke("train", "--resume", str(out), "--set", f"train.max_epochs={target}", "--no-progress")
     after = json.loads((out / "train_summary.json").read_text())
     assert after["resumed"] and not after["interrupted"] and after["epochs"] == target
-    epochs = sorted({int(r["epoch"]) for r in __import__("csv").DictReader((out / "logs/metrics.csv").open())})
+    with (out / "logs/metrics.csv").open() as fh:
+        epochs = sorted({int(r["epoch"]) for r in csv.DictReader(fh)})
     assert epochs == list(range(target))  # one learning curve, no gap and no duplicate
 
 

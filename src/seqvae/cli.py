@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -217,8 +218,15 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # same clean stop as Ctrl+C: best model exported, run resumable
+
+
 def main() -> None:
     """Console-script entry point."""
+    # job schedulers and `kill` send SIGTERM; treat it like Ctrl+C unless someone else handles it
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         app()
     except KeyboardInterrupt:
