@@ -59,15 +59,10 @@ def linear_model(features: int = 5, latent: int = 2, sigma: float = 0.5, seed: i
 
 def set_encoder(model: LinearGaussianVAE, std_factor: float = 1.0, mean_shift: float = 0.0) -> None:
     """q(z|x) = exact posterior, with its std scaled by ``std_factor`` and mean shifted by ``mean_shift`` stds."""
-    w, b, s2 = model.W.detach(), model.b.detach(), float(model.sigma) ** 2
-    gram = w.T @ w
-    assert torch.allclose(gram, torch.diag(torch.diagonal(gram)), atol=1e-12)  # orthogonal columns
-    cov = 1.0 / (1.0 + torch.diagonal(gram) / s2)  # diagonal of (I + W^T W / sigma^2)^-1
-    a = (w * cov / s2).T  # posterior mean = cov W^T (x - b) / sigma^2 = A x + c
+    model.use_exact_posterior_encoder()
     with torch.no_grad():
-        model.A.copy_(a)
-        model.c.copy_(-a @ b + mean_shift * cov.sqrt())
-        model.log_s.copy_(0.5 * torch.log(cov) + math.log(std_factor))
+        model.c.add_(mean_shift * model.log_s.exp())
+        model.log_s.add_(math.log(std_factor))
 
 
 def data_from(model: LinearGaussianVAE, n: int, seed: int) -> Batch:

@@ -56,17 +56,19 @@ def evaluate_run(
     """
     loaded = load_run(run_dir)
     run = loaded.run
-    if run is None:
+    if run is None and data is None:
         raise CheckpointError(f"{run_dir}: config.json holds no run config; pass --data to evaluate on a file")
+    defaults = run.eval if run is not None else EvalConfig()
     cfg = EvalConfig(
-        iwae_samples=iwae_samples or run.eval.iwae_samples,
-        ll_samples=ll_samples or run.eval.ll_samples,
-        batch_size=run.eval.batch_size,
+        iwae_samples=iwae_samples or defaults.iwae_samples,
+        ll_samples=ll_samples or defaults.ll_samples,
+        batch_size=defaults.batch_size,
     )
     if data is not None:
         dataset = ArrayDataset(read_model_input(loaded, data))
         source = {"data": Path(data).name}
     else:
+        assert run is not None
         bundle = load_data(run.data, run.seed)
         split = "test" if len(bundle.test) else "val"
         dataset = getattr(bundle, split)

@@ -83,3 +83,17 @@ class LinearGaussianVAE(VAE):
         cov = torch.linalg.inv(m)
         mean = (x - self.b) @ self.W @ cov.T / s2
         return MultivariateNormal(mean, covariance_matrix=cov)
+
+    @torch.no_grad()
+    def use_exact_posterior_encoder(self) -> None:
+        """Set q(z|x) to the exact p(z|x); possible when W's columns are orthogonal (diagonal posterior covariance)."""
+        gram = self.W.T @ self.W
+        off = gram - torch.diag(torch.diagonal(gram))
+        if float(off.abs().max()) > 100 * torch.finfo(gram.dtype).eps * float(torch.diagonal(gram).abs().max()):
+            raise ValueError("the exact posterior has a full covariance unless W's columns are orthogonal")
+        s2 = self.sigma**2
+        cov = 1.0 / (1.0 + torch.diagonal(gram) / s2)  # diagonal of (I + W^T W / sigma^2)^-1
+        a = (self.W * cov / s2).T  # posterior mean = cov W^T (x - b) / sigma^2 = A x + c
+        self.A.copy_(a)
+        self.c.copy_(-a @ self.b)
+        self.log_s.copy_(0.5 * torch.log(cov))
