@@ -142,3 +142,41 @@ def test_extra_loggers_write_next_to_the_csv_log_or_say_what_to_install(tmp_path
         fit(cfg, tmp_path / "run")
         assert (tmp_path / "run" / ("tensorboard" if name == "tensorboard" else "mlruns")).is_dir()
         assert (tmp_path / "run" / "logs" / "metrics.csv").is_file()
+
+
+def test_epoch_means_are_example_weighted_across_processes() -> None:
+    from seqvae.training import _EpochMeans
+
+    class TwoRanks:
+        """Stands in for a DDP strategy: the other process saw 3 examples with loss 10 and 1 with loss 2."""
+
+        def reduce(self, tensor: torch.Tensor, reduce_op: str) -> torch.Tensor:
+            assert reduce_op == "sum"
+            return tensor + torch.tensor([3 * 10.0 + 1 * 2.0, 4.0])
+
+    means = _EpochMeans()
+    means.add({"loss": torch.tensor(1.0)}, 2)
+    means.add({"loss": torch.tensor(4.0)}, 2)
+    assert float(means.pop(TwoRanks())["loss"]) == pytest.approx((2 * 1 + 2 * 4 + 30 + 2) / 8)
+    assert means.count == 0 and means.pop(TwoRanks()) == {}  # reset after each epoch
+
+
+def test_ddp_on_two_cpu_processes_shards_the_data_and_writes_once(tmp_path: Path) -> None:
+    import json
+    import math
+    import subprocess
+    import sys
+
+    from seqvae.checkpoint import load_model
+
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "seqvae.cli", "train", "-c", "mlp-gaussian-mixture", "--out", str(out), "--no-progress",
+           "--set", "train.strategy=ddp", "--set", "train.devices=2", "--set", "train.max_epochs=2",
+           "--set", "data.params.n=1000", "--set", "train.batch_size=50"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (done.stdout + done.stderr).count("trained 2 epochs") == 1  # the second process prints nothing
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 2 * math.ceil(math.ceil(800 / 2) / 50)  # each process sees half the data
+    assert [int(r["epoch"]) for r in read_epochs(out / "logs" / "metrics.csv")] == [0, 1]
+    assert load_model(out).latent_dim == 2

@@ -88,6 +88,8 @@ def train(
         result = fit(cfg, run_dir, resume=resume is not None)
     except SeqVAEError as exc:  # TrainingInterrupted included: exit 130 with the resume command
         _fail(exc)
+    if not result.is_main_process:
+        return
     s = result.summary
     console.print(
         f"[green]trained[/] {s['epochs']} epochs ({s['steps']} steps); best val loss "
@@ -196,6 +198,8 @@ def experiment(
         metrics = run_experiment(name, out_dir, seed, overrides or [], preset, progress)
     except SeqVAEError as exc:
         _fail(exc)
+    if not metrics:  # an extra process of a multi-process run
+        return
     table = Table(title=f"{name}: {out_dir}/metrics.json")
     table.add_column("metric")
     table.add_column("value", justify="right")

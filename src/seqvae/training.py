@@ -23,6 +23,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 from lightning.pytorch.trainer.states import TrainerStatus
+from lightning.pytorch.utilities import rank_zero_only
 
 from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
@@ -267,6 +268,9 @@ class FitResult:
     bundle: DataBundle
     out_dir: Path
     summary: dict[str, Any]
+    # False in the extra processes of a multi-process (DDP) run: they train but write nothing, and
+    # callers should skip their analysis there
+    is_main_process: bool = True
 
 
 RUN_CONFIG = "run_config.json"  # the run's config, written before training (what --resume reads)
@@ -333,9 +337,10 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     last = out / "checkpoints" / LAST_CHECKPOINT
     if resume and not last.is_file():
         raise CheckpointError(f"cannot resume {out}: {last} does not exist (no epoch of that run finished)")
-    if not resume:
-        _clear_previous_run(out)
-    write_json_atomic(out / RUN_CONFIG, to_dict(cfg))
+    if rank_zero_only.rank == 0:  # DDP launches copies of this process; only the first one writes
+        if not resume:
+            _clear_previous_run(out)
+        write_json_atomic(out / RUN_CONFIG, to_dict(cfg))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if bundle is None:
         bundle = load_data(cfg.data, cfg.seed)
@@ -361,14 +366,16 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
                 raise
             interrupted = True
         finally:
-            _merge_csv_log(out / "logs" / "metrics.csv", earlier_log)
+            if trainer.is_global_zero:
+                _merge_csv_log(out / "logs" / "metrics.csv", earlier_log)
     ckpt = trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and Path(ckpt.best_model_path or "").is_file() else ""
     best_ckpt = read_lightning_checkpoint(best) if best else None
     if best_ckpt is not None:
         model.load_state_dict(lightning_model_state(best_ckpt))
     model.eval()
-    if best_ckpt is not None or not interrupted:
+    main = trainer.is_global_zero
+    if main and (best_ckpt is not None or not interrupted):
         export_model(model, out, cfg, bundle.normalizer)
     summary = {
         "epochs": int(trainer.current_epoch),
@@ -381,8 +388,9 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         "interrupted": interrupted,
         "resumed": resume,
     }
-    write_json_atomic(out / "train_summary.json", summary)
-    result = FitResult(model=model, bundle=bundle, out_dir=out, summary=summary)
+    if main:
+        write_json_atomic(out / "train_summary.json", summary)
+    result = FitResult(model=model, bundle=bundle, out_dir=out, summary=summary, is_main_process=main)
     if interrupted:
         raise TrainingInterrupted(result)
     return result

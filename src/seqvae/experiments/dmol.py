@@ -179,6 +179,8 @@ def run_categorical(
     out = Path(out_dir)
     cfg = _config("dmol-categorical", seed, list(overrides or []), preset, progress, CATEGORICAL)
     result = fit(cfg, out)
+    if not result.is_main_process:  # an extra DDP process: the main one analyses and writes
+        return {}
     model, bundle = result.model, result.bundle
     cat = categorical_analysis(model, bundle, seed)
 
@@ -246,6 +248,8 @@ def run_beta(
             bundle = load_data(cfg.data, cfg.seed)  # one split shared by every β
         sub = out / _beta_dir(beta)
         result = fit(cfg, sub, bundle=bundle)
+        if not result.is_main_process:  # an extra DDP process: keep joining the fits, analyse nothing
+            continue
         model = result.model
         test = _test_metrics(model, bundle, cfg)
         cat = categorical_analysis(model, bundle, seed)
@@ -265,6 +269,8 @@ def run_beta(
             "tv_sampled": cat["tv_sampled"],
             "model_probs": cat["model_probs"],
         }
+    if not runs:
+        return {}
     assert cfg is not None and bundle is not None
     low, high = runs[f"{min(BETAS):g}"], runs[f"{max(BETAS):g}"]
     data_hist = class_histogram(bundle.train.values.numpy())
@@ -355,6 +361,8 @@ def run_regression(
     out = Path(out_dir)
     cfg = _config("dmol-regression", seed, list(overrides or []), preset, progress, GAUSSIAN)
     result = fit(cfg, out)
+    if not result.is_main_process:  # an extra DDP process: the main one analyses and writes
+        return {}
     model, bundle = result.model, result.bundle
     reg = regression_analysis(model, bundle, seed)
 
