@@ -49,6 +49,7 @@ def evaluate_run(
     ll_samples: int | None = None,
     seed: int = 0,
     output: str | Path | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a trained run on its test split (or ``data``) and write ``metrics.json``.
 
@@ -75,7 +76,7 @@ def evaluate_run(
         if len(dataset) == 0:
             raise DataError(f"{run_dir}: the run has no test or validation split; pass --data")
         source = {"split": split}
-    metrics = evaluate_model(loaded.model, dataset, cfg, seed)
+    metrics = evaluate_model(loaded.model, dataset, cfg, seed, progress=progress)
     jac = normalizer_log_jacobian(loaded)
     for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob"):
         metrics[key] += jac

@@ -120,12 +120,13 @@ def evaluate(
     ll_samples: Annotated[Optional[int], typer.Option(help="K for the importance-sampled log-likelihood (default: eval.ll_samples).")] = None,
     output: Annotated[Optional[Path], typer.Option(help="Where to write the metrics (default RUN_DIR/metrics.json).")] = None,
     seed: SeedOpt = 0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """ELBO, IWAE bound and importance-sampled log p(x) on the test split, written to metrics.json."""
     from seqvae import api
 
     try:
-        metrics = api.evaluate_run(run_dir, data, iwae_samples, ll_samples, seed, output)
+        metrics = api.evaluate_run(run_dir, data, iwae_samples, ll_samples, seed, output, progress=progress)
     except SeqVAEError as exc:
         _fail(exc)
     table = Table(title=f"evaluation of {run_dir} ({metrics['n_examples']} examples, nats/example)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from rich.console import Console
+from rich.progress import track
 
 from seqvae.config import EvalConfig
 from seqvae.data.arrays import ArrayDataset
@@ -13,10 +15,13 @@ from seqvae.objectives import elbo_terms, importance_log_likelihood, iwae_bound
 
 
 @torch.no_grad()
-def evaluate_model(model: VAE, dataset: ArrayDataset, cfg: EvalConfig, seed: int = 0) -> dict[str, Any]:
+def evaluate_model(
+    model: VAE, dataset: ArrayDataset, cfg: EvalConfig, seed: int = 0, progress: bool = False
+) -> dict[str, Any]:
     """Mean ELBO, reconstruction log-likelihood, KL, IWAE(K) and IS log p(x) over ``dataset`` (nats/example).
 
-    Ordering that must hold up to Monte Carlo error: elbo <= iwae <= log_likelihood.
+    Ordering that must hold up to Monte Carlo error: elbo <= iwae <= log_likelihood. With
+    ``progress`` a progress bar (on stderr) counts the batches.
     """
     model.eval()
     gen_state = torch.random.get_rng_state()
@@ -24,7 +29,10 @@ def evaluate_model(model: VAE, dataset: ArrayDataset, cfg: EvalConfig, seed: int
     sums = {"elbo": 0.0, "recon_log_prob": 0.0, "kl": 0.0, "iwae": 0.0, "log_likelihood": 0.0}
     n = 0
     try:
-        for start in range(0, len(dataset), cfg.batch_size):
+        starts = range(0, len(dataset), cfg.batch_size)
+        if progress:
+            starts = track(starts, description="evaluating", console=Console(stderr=True), transient=True)
+        for start in starts:
             batch = dataset.__getitems__(list(range(start, min(start + cfg.batch_size, len(dataset)))))
             out = model(batch)
             terms = elbo_terms(out)
