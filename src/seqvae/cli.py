@@ -67,7 +67,7 @@ def train(
     Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped.
     """
     from seqvae.config import load_run_config
-    from seqvae.training import RUN_CONFIG, fit
+    from seqvae.training import fit, read_run_config
 
     _quiet_lightning()
     try:
@@ -84,7 +84,7 @@ def train(
         if config is not None:
             cfg = load_run_config(config, extra, preset=preset)
         else:
-            cfg = load_run_config(base=_read_run_config(run_dir / RUN_CONFIG), overrides=extra)
+            cfg = load_run_config(base=read_run_config(run_dir), overrides=extra)
         result = fit(cfg, run_dir, resume=resume is not None)
     except SeqVAEError as exc:  # TrainingInterrupted included: exit 130 with the resume command
         _fail(exc)
@@ -96,20 +96,6 @@ def train(
         f"{s['best_val_loss']} at epoch {s['best_epoch']}; active latent units "
         f"{s['active_units']}/{result.model.latent_dim}; model exported to {run_dir}"
     )
-
-
-def _read_run_config(path: Path) -> dict:
-    import json
-
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist: is {path.parent} a run directory written by `seqvae train`?")
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not readable JSON ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of config sections")
-    return raw
 
 
 @app.command()

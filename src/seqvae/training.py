@@ -7,9 +7,10 @@ progress bars); this module only says what a training and a validation step comp
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import csv
+import importlib.util
 import io
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -294,6 +295,20 @@ class TrainingInterrupted(SeqVAEError):
         )
 
 
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """The raw run config that ``fit`` wrote into ``run_dir`` before training (what a resume starts from)."""
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: is {path.parent} a run directory written by `seqvae train`?")
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config sections")
+    return raw
+
+
 def _clear_previous_run(out: Path) -> None:
     """A fresh run in an old run directory starts from clean logs and checkpoints (it is not a resume)."""
     for path in (out / "logs" / "metrics.csv", *(out / "checkpoints").glob("*.ckpt")):
@@ -353,11 +368,12 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
     module = VAEModule(model, cfg.objective, cfg.train)
     interrupted = False
+    # read before Lightning's CSV writer exists: it deletes the old file when it starts
+    earlier_log = _read_csv_log(out / "logs" / "metrics.csv") if resume else ([], [])
     with _quiet_lightning(verbose=cfg.train.progress_bar):
         trainer = build_trainer(
             cfg.train, out, monitor="val/loss" if has_val else "train/loss", steps_per_epoch=len(train_loader)
         )
-        earlier_log = _read_csv_log(out / "logs" / "metrics.csv") if resume else ([], [])
         try:
             # our checkpoints hold only tensors and plain values: never unpickle anything else
             trainer.fit(module, train_loader, val_loader, ckpt_path=last if resume else None, weights_only=True)

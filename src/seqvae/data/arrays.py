@@ -68,21 +68,17 @@ class EpochShuffleSampler(Sampler[int]):
 
     def __init__(self, n: int, seed: int) -> None:
         self.n, self.seed, self.epoch = n, seed, 0
-        self._epoch_set = False
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch, self._epoch_set = epoch, True
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.n
 
     def __iter__(self) -> Iterator[int]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.n, generator=gen).tolist()
-        if not self._epoch_set:
-            self.epoch += 1
-        self._epoch_set = False
-        return iter(order)
+        self.epoch += 1  # the next pass is the next epoch unless set_epoch says otherwise
+        return iter(torch.randperm(self.n, generator=gen).tolist())
 
 
 def make_loader(

@@ -129,6 +129,11 @@ def _prior_z(model: VAE, n: int, generator: torch.Generator) -> torch.Tensor:
     return torch.randn((n, model.latent_dim), generator=generator, dtype=ref.dtype).to(ref.device)
 
 
+def _save_learning_curves(run_dir: Path, title: str) -> None:
+    """``run_dir/learning_curves.png`` from the run's CSV log."""
+    plots.save_figure(plots.plot_learning_curves(run_dir / "logs" / "metrics.csv", title=title), run_dir / "learning_curves.png")
+
+
 def _write_metrics(out_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     clean = _clean(metrics)
     write_json_atomic(out_dir / "metrics.json", clean)
@@ -190,10 +195,7 @@ def run_categorical(
         ),
         out / "class_histograms.png",
     )
-    plots.save_figure(
-        plots.plot_learning_curves(out / "logs" / "metrics.csv", title="dmol-categorical: learning curves"),
-        out / "learning_curves.png",
-    )
+    _save_learning_curves(out, "dmol-categorical: learning curves")
     batch = bundle.test.__getitems__(list(range(min(RECON_EXAMPLES, len(bundle.test)))))
     plots.save_figure(
         plots.plot_class_reconstructions(
@@ -253,10 +255,7 @@ def run_beta(
         model = result.model
         test = _test_metrics(model, bundle, cfg)
         cat = categorical_analysis(model, bundle, seed)
-        plots.save_figure(
-            plots.plot_learning_curves(sub / "logs" / "metrics.csv", title=f"dmol-beta: learning curves, β = {beta:g}"),
-            sub / "learning_curves.png",
-        )
+        _save_learning_curves(sub, f"dmol-beta: learning curves, β = {beta:g}")
         runs[f"{beta:g}"] = {
             "beta": beta,
             "dir": _beta_dir(beta),
@@ -380,10 +379,7 @@ def run_regression(
         ),
         out / "reconstruction_scatter.png",
     )
-    plots.save_figure(
-        plots.plot_learning_curves(out / "logs" / "metrics.csv", title="dmol-regression: learning curves"),
-        out / "learning_curves.png",
-    )
+    _save_learning_curves(out, "dmol-regression: learning curves")
     passed = reg["w1_vae"] < reg["w1_gaussian"]
     metrics = {
         **_header("dmol-regression", seed, preset, cfg),
