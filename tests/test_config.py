@@ -20,7 +20,7 @@ from seqvae.config import (
 )
 from seqvae.errors import ConfigError
 from seqvae.models import build_model
-from seqvae.models.base import parse_model_config
+from seqvae.models.base import expand_model_preset, parse_model_config
 
 
 @pytest.mark.parametrize("name", shipped_configs())
@@ -31,7 +31,7 @@ def test_every_shipped_config_and_preset_parses_builds_and_round_trips(name: str
         assert from_dict(RunConfig, to_dict(cfg)) == cfg  # what config.json stores rebuilds the same config
         parse_model_config(cfg.model)
         model = build_model(cfg.model, 32 if "categorical" in name or "beta" in name else 3)
-        assert model.latent_dim == cfg.model["latent_dim"]
+        assert model.latent_dim == expand_model_preset(cfg.model)["latent_dim"]
 
 
 def test_shipped_configs_include_the_dmol_experiments() -> None:
@@ -113,7 +113,7 @@ def test_model_section_is_validated_against_its_kind() -> None:
         parse_model_config({"kind": "transformer"})
     with pytest.raises(ConfigError, match="unknown config key model.hiden"):
         parse_model_config({"kind": "mlp", "hiden": [8]})
-    with pytest.raises(ConfigError, match="model.kind is required"):
+    with pytest.raises(ConfigError, match=r"model.kind \(or model.preset\) is required"):
         load_run_config(base={"model": {"latent_dim": 2}})
 
 

@@ -19,7 +19,8 @@ from seqvae.errors import ConfigError, SeqVAEError
 app = typer.Typer(
     name="seqvae",
     help="Variational autoencoders for sequential and structured data.\n\n"
-    "Train from a YAML config, evaluate likelihood bounds, sample, encode data to latents, "
+    "Train from a YAML config, evaluate likelihood bounds, sample, encode data to latents, interpolate "
+    "between sequences, "
     "or run a built-in end-to-end experiment. Every command takes --seed; the same seed gives "
     "the same result on CPU.",
     no_args_is_help=True,
@@ -56,6 +57,7 @@ def _fail(exc: Exception) -> None:
 def train(
     config: Annotated[Optional[str], typer.Option("--config", "-c", help=f"YAML config file, or the name of a shipped config ({', '.join(shipped_configs())}). Not needed with --resume.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory for logs, checkpoints and the exported model.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Train on this file instead of the config's data (sets data.kind=file, data.path). Sequence models read .npz, long-format .csv/.parquet (sequence_id, t, features) or a directory of per-sequence .csv/.npy files.")] = None,
     overrides: SetOpt = None,
     preset: Annotated[Optional[str], typer.Option(help="Named preset inside the config (e.g. 'paper').")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; overrides the config's seed.")] = None,
@@ -76,7 +78,8 @@ def train(
         if resume is None and (config is None or out is None):
             raise ConfigError("train needs --config and --out (or --resume DIR to continue a run)")
         run_dir = Path(resume if resume is not None else out)
-        extra = list(overrides or [])
+        extra = [f"data.kind=file", f"data.path={data}", "data.params={}"] if data is not None else []
+        extra += list(overrides or [])
         if seed is not None:
             extra.append(f"seed={seed}")
         if not progress:
@@ -128,23 +131,59 @@ def sample(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Number of samples.")] = 16,
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/samples.npz).")] = None,
-    mean: Annotated[bool, typer.Option("--mean/--draw", help="Decoder mean (default) or a draw from p(x|z).")] = True,
+    mean: Annotated[bool, typer.Option("--mean/--draw", help="Decoder mean (default) or a draw from p(x|z) (vector models).")] = True,
+    near: Annotated[Optional[int], typer.Option(help="Sample the latent neighbourhood of this sequence (0-based index into --data, or into the run's data) instead of the prior: data augmentation.")] = None,
+    radius: Annotated[float, typer.Option(help="With --near: latent points are uniform in the ball of this radius around the sequence's posterior mean.")] = 0.5,
+    data: Annotated[Optional[Path], typer.Option(help="With --near: the file holding the sequence (default: the run's own data).")] = None,
+    length: Annotated[Optional[int], typer.Option(min=1, help="Sequence models: generate exactly this many steps (default: where the model's stop head ends each sequence, or the original's length).")] = None,
     seed: SeedOpt = 0,
 ) -> None:
-    """Draw N samples from the prior through the decoder; writes `x` (data units) and `z` to .npz."""
+    """Draw N samples from the prior (or from the neighbourhood of one sequence with --near) through the decoder.
+
+    Writes an .npz with `x` (data units; for sequences NaN after each end), `lengths` and `z`; --near also writes a figure of the original and its variations.
+    """
     from seqvae import api
 
     try:
-        path = api.sample_run(run_dir, n, output, mean, seed)
+        if near is not None:
+            result = api.sample_near_run(run_dir, near, radius, n, data, length, output, seed)
+            console.print(f"[green]wrote[/] {n} variations of sequence {result['id']} to {result['npz']} and {result['figure']}")
+            return
+        path = api.sample_run(run_dir, n, output, mean, seed, length)
     except SeqVAEError as exc:
         _fail(exc)
     console.print(f"[green]wrote[/] {n} samples to {path}")
 
 
 @app.command()
+def interpolate(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of a trained sequence model.")],
+    a: Annotated[int, typer.Option("--a", help="First sequence (0-based index into --data, or into the run's data).")],
+    b: Annotated[int, typer.Option("--b", help="Second sequence.")],
+    steps: Annotated[int, typer.Option(help="Points on the line, both ends included.")] = 8,
+    data: Annotated[Optional[Path], typer.Option(help="File holding the sequences (default: the run's own data).")] = None,
+    length: Annotated[Optional[int], typer.Option(min=1, help="Generate exactly this many steps (default: the stop head's ends, or the originals' lengths interpolated).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/interpolation_A_B.npz); a .png of the same name is written next to it.")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Decode the straight line between the latent means of two sequences.
+
+    Writes `z`, `alpha`, `x` (data units, NaN after each end) and `lengths` to an .npz, and a figure of the decoded sequences with the two originals in grey.
+    """
+    from seqvae import api
+
+    try:
+        result = api.interpolate_run(run_dir, a, b, steps, data, length, output, seed)
+    except SeqVAEError as exc:
+        _fail(exc)
+    ida, idb = result["ids"]
+    console.print(f"[green]interpolated[/] {ida} → {idb} in {steps} steps: {result['npz']}, {result['figure']}")
+
+
+@app.command()
 def encode(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    data: Annotated[Path, typer.Option(help="Data file (.npy/.npz/.csv) in the units the model was trained on.")],
+    data: Annotated[Path, typer.Option(help="Data file in the units the model was trained on (vectors: .npy/.npz/.csv; sequences: .npz/.csv/.parquet/directory).")],
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: DATA stem + .latents.npz in RUN_DIR).")] = None,
     seed: SeedOpt = 0,
 ) -> None:

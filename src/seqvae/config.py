@@ -274,16 +274,40 @@ class TrainConfig:
 
 
 @dataclass
+class SequenceDataConfig:
+    """How sequence data are read and prepared (used when the model reads sequences)."""
+
+    features: list[str] | None = None  # feature columns of a long table (default: all but id, time and labels)
+    labels: list[str] = field(default_factory=list)  # per-sequence label columns/arrays kept for analysis
+    id_column: str = "sequence_id"
+    time_column: str = "t"
+    min_length: int = 2  # shorter sequences are refused as errors in the data
+    to_absolute: list[int] = field(default_factory=list)  # feature indices holding per-step offsets, summed up
+    resample: Literal["none", "linear", "random"] = "none"  # to ``length`` steps; random = source 001's scheme
+    length: int | None = None
+    bucket: bool = False  # batch sequences of similar length together (less padding)
+
+    def __post_init__(self) -> None:
+        if self.min_length < 1:
+            raise ConfigError(f"data.sequence.min_length must be >= 1, got {self.min_length}")
+        if self.resample != "none" and (self.length is None or self.length < 2):
+            raise ConfigError("data.sequence.resample needs data.sequence.length >= 2 (the target number of steps)")
+        if any(i < 0 for i in self.to_absolute):
+            raise ConfigError("data.sequence.to_absolute holds feature indices, which must be >= 0")
+
+
+@dataclass
 class DataConfig:
     """Where the data comes from: a built-in generator (``kind``) or a file (``kind: file``)."""
 
     kind: str = "file"
-    path: str | None = None  # for kind=file: .npz/.npy/.csv of flat vectors
+    path: str | None = None  # for kind=file: vectors (.npy/.npz/.csv) or sequences (.npz/.csv/.parquet/directory)
     key: str | None = None  # array name inside an .npz (default: the only or first array)
     params: dict[str, Any] = field(default_factory=dict)  # generator arguments
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     normalize: bool = False  # per-feature standardisation fitted on the training split
+    sequence: SequenceDataConfig = field(default_factory=SequenceDataConfig)
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.val_fraction < 1.0 and 0.0 <= self.test_fraction < 1.0):
@@ -377,6 +401,6 @@ def load_run_config(
         raw = select_preset(dict(base or {}), preset)
     raw = apply_overrides(raw, overrides)
     cfg = from_dict(RunConfig, raw)
-    if "kind" not in cfg.model:
-        raise ConfigError("model.kind is required (e.g. model.kind=mlp)")
+    if "kind" not in cfg.model and "preset" not in cfg.model:
+        raise ConfigError("model.kind (or model.preset) is required (e.g. model.kind=mlp)")
     return cfg

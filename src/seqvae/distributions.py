@@ -116,6 +116,10 @@ class LikelihoodHead(nn.Module):
         """The value to show as 'the reconstruction': the distribution's mean."""
         return dist.mean
 
+    def point_from_params(self, params: Tensor) -> Tensor:
+        """:meth:`point` straight from raw parameters (what a recurrent decoder feeds back each step)."""
+        return self.point(self(params))
+
 
 class GaussianFixedStd(LikelihoodHead):
     """N(x; mu(z), std^2 I) with a fixed, non-trainable std (dmol regression VAE uses 0.1)."""
@@ -126,6 +130,9 @@ class GaussianFixedStd(LikelihoodHead):
 
     def forward(self, params: Tensor) -> Distribution:
         return Independent(Normal(params, torch.full_like(params, self.std)), 1)
+
+    def point_from_params(self, params: Tensor) -> Tensor:
+        return params
 
 
 class GaussianLearnedStd(LikelihoodHead):
@@ -152,12 +159,18 @@ class GaussianLearnedStd(LikelihoodHead):
             std = std_from_raw(raw, self.min_std)
         return Independent(Normal(mean, std), 1)
 
+    def point_from_params(self, params: Tensor) -> Tensor:
+        return params if self.mode == "feature" else params[..., : self.features]
+
 
 class BernoulliHead(LikelihoodHead):
     """Independent Bernoulli per feature, parameterised by logits (binary data)."""
 
     def forward(self, params: Tensor) -> Distribution:
         return Independent(Bernoulli(logits=params, validate_args=False), 1)
+
+    def point_from_params(self, params: Tensor) -> Tensor:
+        return torch.sigmoid(params)
 
 
 class CategoricalHead(LikelihoodHead):
@@ -168,6 +181,9 @@ class CategoricalHead(LikelihoodHead):
 
     def point(self, dist: Distribution) -> Tensor:
         return dist.probs
+
+    def point_from_params(self, params: Tensor) -> Tensor:
+        return torch.softmax(params, dim=-1)
 
 
 def build_likelihood(cfg: LikelihoodConfig, features: int) -> LikelihoodHead:

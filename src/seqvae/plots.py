@@ -314,3 +314,39 @@ def plot_beta_comparison(
             ax.grid(alpha=0.3, axis="y")
     fig.suptitle(title)
     return fig
+
+
+def plot_sequence_strip(
+    sequences: Sequence[np.ndarray],
+    titles: Sequence[str] | None = None,
+    reference: Mapping[int, np.ndarray] | None = None,
+    title: str = "",
+) -> Figure:
+    """One small panel per sequence: feature 1 against feature 0 (the path drawn in the plane), or the
+    value against time for one feature. ``reference`` maps panel index -> a sequence drawn in grey
+    underneath (e.g. the encoded originals at both ends of an interpolation)."""
+    n = len(sequences)
+    cols = min(n, 8)
+    rows = math.ceil(n / cols)
+    fig = new_figure(1.8 * cols, 1.9 * rows + (0.3 if title else 0.0))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for i, (ax, seq) in enumerate(zip(axes, sequences)):
+        for arr, style in (((reference or {}).get(i), dict(color="0.7", lw=2.5)), (seq, dict(color=MODEL_COLOR, lw=1.2))):
+            if arr is None or len(arr) == 0:
+                continue
+            arr = np.asarray(arr, dtype=np.float64)
+            if arr.shape[1] >= 2:
+                ax.plot(arr[:, 0], arr[:, 1], **style)
+                ax.plot(arr[:1, 0], arr[:1, 1], "o", ms=3, color=style["color"])
+                ax.set_aspect("equal", adjustable="datalim")
+            else:
+                ax.plot(arr[:, 0], **style)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig

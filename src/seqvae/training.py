@@ -30,10 +30,11 @@ from seqvae.checkpoint import export_model, lightning_model_state, read_lightnin
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
 from seqvae.data.arrays import DataBundle, make_loader, write_bytes_atomic, write_json_atomic
 from seqvae.data.batch import Batch
+from seqvae.data.sequences import make_sequence_loader
 from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead
 from seqvae.errors import CheckpointError, ConfigError, DataError, SeqVAEError
-from seqvae.models.base import VAE, build_model
+from seqvae.models.base import MODEL_REGISTRY, VAE, build_model, parse_model_config
 from seqvae.objectives import Objective
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Var_x(E_q[z_d]) above this counts as active
@@ -100,6 +101,8 @@ class VAEModule(L.LightningModule):
         return values
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        if hasattr(self.model, "on_train_step"):  # e.g. a scheduled-sampling schedule
+            self.model.on_train_step(self.global_step)
         terms = self.objective(self.model, batch, self.global_step)
         loss = terms["loss"].mean()
         values = self._terms("train", terms, loss)
@@ -160,7 +163,13 @@ class _ProgressBar(RichProgressBar):
         return metrics
 
 
-def build_trainer(cfg: TrainConfig, out_dir: Path, monitor: str = "val/loss", steps_per_epoch: int = 1) -> L.Trainer:
+def build_trainer(
+    cfg: TrainConfig,
+    out_dir: Path,
+    monitor: str = "val/loss",
+    steps_per_epoch: int = 1,
+    use_distributed_sampler: bool = True,
+) -> L.Trainer:
     """A Trainer with CSV logging, best+last checkpoints, optional early stopping and a progress bar."""
     callbacks: list[Any] = [
         ModelCheckpoint(
@@ -194,6 +203,8 @@ def build_trainer(cfg: TrainConfig, out_dir: Path, monitor: str = "val/loss", st
         enable_model_summary=False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         num_sanity_val_steps=0,
+        # False when our own batch sampler shards batches across processes (length bucketing)
+        use_distributed_sampler=use_distributed_sampler,
     )
 
 
@@ -252,6 +263,8 @@ def check_data_for_model(model: VAE, bundle: DataBundle) -> None:
     """Refuse data a likelihood cannot score (e.g. non-one-hot rows for a categorical decoder)."""
     head = getattr(model, "head", None)
     values = bundle.train.values
+    if values.dim() == 3:  # sequences: only the real steps
+        values = values[bundle.train.mask]
     if isinstance(head, CategoricalHead):
         ok = ((values == 0) | (values == 1)).all(dim=-1) & (values.sum(-1) == 1)
         if not bool(ok.all()):
@@ -357,14 +370,19 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
             _clear_previous_run(out)
         write_json_atomic(out / RUN_CONFIG, to_dict(cfg))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    model_cls = MODEL_REGISTRY[parse_model_config(cfg.model).kind]
     if bundle is None:
-        bundle = load_data(cfg.data, cfg.seed)
+        bundle = load_data(cfg.data, cfg.seed, sequences=model_cls.sequence_input)
     model = build_model(cfg.model, bundle.features)
     check_data_for_model(model, bundle)
     if cfg.data.normalize and getattr(getattr(model, "head", None), "__class__", None) in (CategoricalHead, BernoulliHead):
         raise DataError("data.normalize must be false for categorical or bernoulli likelihoods")
     has_val = len(bundle.val) > 0
-    train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
+    bucket = model.sequence_input and cfg.data.sequence.bucket
+    if model.sequence_input:
+        train_loader = make_sequence_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers, bucket)
+    else:
+        train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
     val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
     module = VAEModule(model, cfg.objective, cfg.train)
     interrupted = False
@@ -372,7 +390,11 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     earlier_log = _read_csv_log(out / "logs" / "metrics.csv") if resume else ([], [])
     with _quiet_lightning(verbose=cfg.train.progress_bar):
         trainer = build_trainer(
-            cfg.train, out, monitor="val/loss" if has_val else "train/loss", steps_per_epoch=len(train_loader)
+            cfg.train,
+            out,
+            monitor="val/loss" if has_val else "train/loss",
+            steps_per_epoch=len(train_loader),
+            use_distributed_sampler=not bucket,
         )
         try:
             # our checkpoints hold only tensors and plain values: never unpickle anything else

@@ -54,7 +54,8 @@ class ArrayDataset(Dataset):
         return Batch(values=self.values, labels=dict(self.labels))
 
 
-def _take_batch(batch: Batch) -> Batch:
+def identity_collate(batch: Batch) -> Batch:
+    """Datasets here build whole batches in ``__getitems__``: nothing is left to collate."""
     return batch
 
 
@@ -89,7 +90,7 @@ def make_loader(
         dataset,
         batch_size=batch_size,
         sampler=EpochShuffleSampler(len(dataset), seed) if shuffle else None,
-        collate_fn=_take_batch,
+        collate_fn=identity_collate,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
@@ -265,16 +266,20 @@ def _read_text_table(path: Path) -> np.ndarray:
 
 @dataclass
 class DataBundle:
-    """Train/val/test datasets in model units plus the normaliser mapping back to data units."""
+    """Train/val/test datasets in model units plus the normaliser mapping back to data units.
 
-    train: ArrayDataset
-    val: ArrayDataset
-    test: ArrayDataset
+    For sequence data the datasets are :class:`~seqvae.data.sequences.SequenceDataset`\ s.
+    """
+
+    train: Any  # ArrayDataset, or SequenceDataset for sequence models
+    val: Any
+    test: Any
     normalizer: Normalizer | None
     features: int
-    raw: np.ndarray  # all examples in data units, for analysis
+    raw: Any  # all examples in data units, for analysis: an array, or a list of (T_i, F) arrays
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     splits: dict[str, np.ndarray] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # sequence ids (sequence data)
 
 
 def bundle_arrays(

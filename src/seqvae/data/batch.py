@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -33,36 +34,23 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
-        return Batch(
-            values=self.values.to(device),
-            mask=None if self.mask is None else self.mask.to(device),
-            lengths=None if self.lengths is None else self.lengths.to(device),
-            condition=None if self.condition is None else self.condition.to(device),
-            labels={k: v.to(device) for k, v in self.labels.items()},
-        )
+        return self._map(lambda t: t.to(device))
 
     def repeat(self, k: int) -> Batch:
         """Stack ``k`` copies along the batch axis (copy-major), for multi-sample bounds."""
-
-        def rep(t: Tensor | None) -> Tensor | None:
-            if t is None:
-                return None
-            return t.repeat(k, *([1] * (t.dim() - 1)))
-
-        return Batch(
-            values=rep(self.values),
-            mask=rep(self.mask),
-            lengths=rep(self.lengths),
-            condition=rep(self.condition),
-            labels={n: rep(v) for n, v in self.labels.items()},
-        )
+        return self._map(lambda t: t.repeat(k, *([1] * (t.dim() - 1))))
 
     def index(self, idx: Tensor | slice) -> Batch:
         """Select examples."""
-        return Batch(
-            values=self.values[idx],
-            mask=None if self.mask is None else self.mask[idx],
-            lengths=None if self.lengths is None else self.lengths[idx],
-            condition=None if self.condition is None else self.condition[idx],
-            labels={n: v[idx] for n, v in self.labels.items()},
+        return self._map(lambda t: t[idx])
+
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> Batch:
+        # replace() keeps the subclass (a SequenceBatch stays one)
+        return replace(
+            self,
+            values=fn(self.values),
+            mask=None if self.mask is None else fn(self.mask),
+            lengths=None if self.lengths is None else fn(self.lengths),
+            condition=None if self.condition is None else fn(self.condition),
+            labels={k: fn(v) for k, v in self.labels.items()},
         )

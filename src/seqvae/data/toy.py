@@ -48,3 +48,41 @@ def linear_gaussian(
     z = rng.normal(size=(n, latent))
     x = z @ w.T + b + sigma * rng.normal(size=(n, features))
     return x.astype(np.float32), {}
+
+
+def sinusoids(
+    n: int = 1000,
+    amplitude: tuple[float, float] = (0.5, 2.0),
+    period: tuple[float, float] = (24.0, 40.0),
+    turns: float | None = 1.25,
+    min_length: int = 30,
+    max_length: int = 50,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Circles traced at random size and speed: x_t = a sin(2 pi t / p), y_t = a cos(2 pi t / p), t = 0..T-1.
+
+    Two generating parameters per sequence, amplitude ``a`` and period ``p`` (uniform in the given
+    ranges), returned as labels. With ``turns`` every sequence runs that many periods, so its length
+    (round(turns * p)) follows from ``p``; without it lengths are uniform in ``[min_length, max_length]``,
+    a third, independent factor.
+    """
+    if turns is None and not 1 <= min_length <= max_length:
+        raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
+    if turns is not None and turns <= 0:
+        raise ValueError(f"turns must be > 0, got {turns}")
+    rng = np.random.default_rng(seed)
+    amp = rng.uniform(*amplitude, size=n)
+    per = rng.uniform(*period, size=n)
+    if turns is None:
+        lengths = rng.integers(min_length, max_length + 1, size=n)
+    else:
+        lengths = np.maximum(1, np.round(turns * per)).astype(np.int64)
+    sequences = []
+    for a, p, length in zip(amp, per, lengths):
+        phase = 2 * np.pi * np.arange(length) / p
+        seq = a * np.stack([np.sin(phase), np.cos(phase)], axis=1)
+        if noise > 0:
+            seq = seq + rng.normal(0.0, noise, size=seq.shape)
+        sequences.append(seq.astype(np.float32))
+    return sequences, {"amplitude": amp.astype(np.float32), "period": per.astype(np.float32), "length": lengths}

@@ -3,12 +3,15 @@
 from seqvae.models.base import MODEL_REGISTRY, VAE, ModelOutput, build_model, parse_model_config, register_model
 from seqvae.models.linear import LinearGaussianVAE
 from seqvae.models.mlp import MLPVAE
+from seqvae.models.recurrent import VRAE, StackedLSTMVAE
 
 __all__ = [
     "MODEL_REGISTRY",
     "VAE",
     "LinearGaussianVAE",
     "MLPVAE",
+    "StackedLSTMVAE",
+    "VRAE",
     "ModelOutput",
     "build_model",
     "parse_model_config",

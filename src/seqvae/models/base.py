@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from seqvae.config import from_dict, to_dict
+from seqvae.config import deep_merge, from_dict, to_dict
 from seqvae.data.batch import Batch
 from seqvae.distributions import gaussian_kl_per_dim, masked_log_prob, standard_normal
 from seqvae.errors import ConfigError
@@ -43,6 +43,7 @@ class VAE(nn.Module):
 
     kind: ClassVar[str] = ""
     config_class: ClassVar[type]
+    sequence_input: ClassVar[bool] = False  # True: batches are padded sequences (B, T, F) with a mask
 
     def __init__(self, config: Any, features: int) -> None:
         super().__init__()
@@ -114,6 +115,11 @@ class VAE(nn.Module):
         return head.point(likelihood) if head is not None else likelihood.mean
 
     @torch.no_grad()
+    def generate(self, z: Tensor, length: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """Decode latent codes to point values (data in model units) and, for sequences, their lengths."""
+        return self.point(self.decode(z)), None
+
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, mean: bool = True) -> Tensor:
         """Draw ``n`` examples: z ~ p(z), then the likelihood's mean (``mean=True``) or a sample of it."""
         ref = next(self.parameters())
@@ -129,6 +135,9 @@ class VAE(nn.Module):
 
 
 MODEL_REGISTRY: dict[str, type[VAE]] = {}
+# named model settings (e.g. a source paper's layer sizes): ``model: {preset: NAME, ...}`` starts
+# from the preset and applies the other keys on top
+MODEL_PRESETS: dict[str, dict[str, Any]] = {}
 
 
 def register_model(cls: type[VAE]) -> type[VAE]:
@@ -140,12 +149,27 @@ def register_model(cls: type[VAE]) -> type[VAE]:
 
 
 def parse_model_config(raw: dict[str, Any]) -> Any:
-    """Validate a raw ``model:`` mapping against the config class of its ``kind``."""
+    """Validate a raw ``model:`` mapping against the config class of its ``kind`` (after any ``preset``)."""
+    raw = expand_model_preset(raw)
     kind = raw.get("kind")
     if kind not in MODEL_REGISTRY:
         known = ", ".join(sorted(MODEL_REGISTRY))
         raise ConfigError(f"model.kind {kind!r} is not a known model; choose one of: {known}")
     return from_dict(MODEL_REGISTRY[kind].config_class, raw, prefix="model")
+
+
+def expand_model_preset(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with its ``preset`` (if any) filled in underneath the keys it sets itself."""
+    if "preset" not in raw:
+        return raw
+    name = raw["preset"]
+    if name not in MODEL_PRESETS:
+        known = ", ".join(sorted(MODEL_PRESETS))
+        raise ConfigError(f"model.preset {name!r} is not a known model preset; choose one of: {known}")
+    rest = {k: v for k, v in raw.items() if k != "preset"}
+    if "kind" in rest and rest["kind"] != MODEL_PRESETS[name]["kind"]:
+        raise ConfigError(f"model.preset {name!r} is a {MODEL_PRESETS[name]['kind']} model, but model.kind is {rest['kind']!r}")
+    return deep_merge(MODEL_PRESETS[name], rest)
 
 
 def build_model(raw: dict[str, Any], features: int) -> VAE:
