@@ -268,7 +268,7 @@ def _read_text_table(path: Path) -> np.ndarray:
 class DataBundle:
     """Train/val/test datasets in model units plus the normaliser mapping back to data units.
 
-    For sequence data the datasets are :class:`~seqvae.data.sequences.SequenceDataset`\ s.
+    For sequence data the datasets are :class:`~seqvae.data.sequences.SequenceDataset` objects.
     """
 
     train: Any  # ArrayDataset, or SequenceDataset for sequence models

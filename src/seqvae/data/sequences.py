@@ -272,7 +272,7 @@ def split_by_id(ids: Sequence[str], val_fraction: float, test_fraction: float, s
 def make_sequence_loader(
     dataset: SequenceDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0, bucket: bool = False
 ) -> DataLoader:
-    """A DataLoader of :class:`SequenceBatch`\\ es; with ``bucket`` (training) batches group similar lengths."""
+    """A DataLoader serving :class:`SequenceBatch` objects; with ``bucket`` (training) batches group similar lengths."""
     if not (bucket and shuffle):
         return make_loader(dataset, batch_size, shuffle, seed, num_workers)
     return DataLoader(

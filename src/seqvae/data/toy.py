@@ -53,19 +53,20 @@ def linear_gaussian(
 def sinusoids(
     n: int = 1000,
     amplitude: tuple[float, float] = (0.5, 2.0),
-    period: tuple[float, float] = (24.0, 40.0),
-    turns: float | None = 1.25,
+    phase: tuple[float, float] = (0.0, 3.14159),
+    period: tuple[float, float] = (20.0, 20.0),
+    turns: float | None = None,
     min_length: int = 30,
     max_length: int = 50,
     noise: float = 0.0,
     seed: int = 0,
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    """Circles traced at random size and speed: x_t = a sin(2 pi t / p), y_t = a cos(2 pi t / p), t = 0..T-1.
+    """Circles: x_t = a sin(2 pi t / p + phi), y_t = a cos(2 pi t / p + phi), t = 0..T-1.
 
-    Two generating parameters per sequence, amplitude ``a`` and period ``p`` (uniform in the given
-    ranges), returned as labels. With ``turns`` every sequence runs that many periods, so its length
-    (round(turns * p)) follows from ``p``; without it lengths are uniform in ``[min_length, max_length]``,
-    a third, independent factor.
+    Amplitude ``a``, phase ``phi`` and period ``p`` are uniform in their ranges (a range with equal
+    ends fixes the parameter) and returned as labels. The default varies two parameters, ``a`` and
+    ``phi``, with a fixed period. With ``turns`` every sequence runs that many periods, so its length
+    (round(turns * p)) follows from ``p``; otherwise lengths are uniform in ``[min_length, max_length]``.
     """
     if turns is None and not 1 <= min_length <= max_length:
         raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
@@ -73,16 +74,20 @@ def sinusoids(
         raise ValueError(f"turns must be > 0, got {turns}")
     rng = np.random.default_rng(seed)
     amp = rng.uniform(*amplitude, size=n)
+    phi = rng.uniform(*phase, size=n)
     per = rng.uniform(*period, size=n)
+    if min(period) <= 0:
+        raise ValueError(f"period must be > 0, got {period}")
     if turns is None:
         lengths = rng.integers(min_length, max_length + 1, size=n)
     else:
         lengths = np.maximum(1, np.round(turns * per)).astype(np.int64)
     sequences = []
-    for a, p, length in zip(amp, per, lengths):
-        phase = 2 * np.pi * np.arange(length) / p
-        seq = a * np.stack([np.sin(phase), np.cos(phase)], axis=1)
+    for a, f, p, length in zip(amp, phi, per, lengths):
+        angle = 2 * np.pi * np.arange(length) / p + f
+        seq = a * np.stack([np.sin(angle), np.cos(angle)], axis=1)
         if noise > 0:
             seq = seq + rng.normal(0.0, noise, size=seq.shape)
         sequences.append(seq.astype(np.float32))
-    return sequences, {"amplitude": amp.astype(np.float32), "period": per.astype(np.float32), "length": lengths}
+    labels = {"amplitude": amp, "phase": phi, "period": per, "length": lengths}
+    return sequences, {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in labels.items()}
