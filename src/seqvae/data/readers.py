@@ -2,7 +2,8 @@
 
 Every reader returns a :class:`SequenceTable` of finite float32 ``(T_i, F)`` arrays; every problem with the
 input is a :class:`~seqvae.errors.DataError` naming the file, the sequence, the line or row and what was expected.
-Object arrays in .npz/.npy files are unpickled by a restricted unpickler that only rebuilds numeric arrays.
+Object arrays (ragged sequences stored as Python objects) are refused: reading them would mean unpickling,
+which seqvae never does on data files; the error says how to store them as ``values`` + ``lengths`` instead.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import csv
 import decimal
 import io
-import pickle
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -574,9 +574,7 @@ def _read_npy(path: Path, opts: _Options) -> _Parsed:
     arr = _load_npy(path)
     if opts.labels:
         raise DataError(f"{source}: a .npy file holds no labels, so label(s) {', '.join(opts.labels)} are missing")
-    if arr.dtype.hasobject:
-        seqs = _ragged_sequences(source, "array", arr)
-    elif arr.dtype.kind not in _NUMERIC_KINDS:
+    if arr.dtype.kind not in _NUMERIC_KINDS:
         raise DataError(f"{source}: expected a numeric array, got dtype {arr.dtype}")
     elif arr.ndim == 3:
         seqs = list(arr)
@@ -590,15 +588,13 @@ def _read_npy(path: Path, opts: _Options) -> _Parsed:
 
 
 def _load_npy(path: Path) -> np.ndarray:
-    """A .npy array: numeric through ``np.load(allow_pickle=False)``, object arrays through the safe unpickler."""
+    """A numeric .npy array, read with ``np.load(allow_pickle=False)``; object arrays are refused."""
     source = str(path)
     try:
         with open(path, "rb") as fh:
             header = _npy_header(fh)
-            if header is not None and header[2].hasobject:
-                return _unpickle_numeric(fh, source, "array")
             if header is not None:
-                _check_declared_size(source, "array", header, path.stat().st_size)
+                _check_header(source, "array", header, path.stat().st_size)
         arr = np.load(path, allow_pickle=False)
     except DataError:
         raise
@@ -619,9 +615,17 @@ def _npy_header(fh: Any) -> tuple[tuple[int, ...], bool, np.dtype] | None:
     return None
 
 
-def _check_declared_size(source: str, key: str, header: tuple[tuple[int, ...], bool, np.dtype], stored: int) -> None:
-    """Refuse a header whose shape needs more bytes than the file holds, before numpy allocates the array."""
+def _check_header(source: str, key: str, header: tuple[tuple[int, ...], bool, np.dtype], stored: int) -> None:
+    """Refuse object arrays, and a header whose shape needs more bytes than the file holds, before numpy reads it."""
     shape, _, dtype = header
+    if dtype.hasobject:
+        raise DataError(
+            f"{source}: array {key!r} is an object array (e.g. ragged sequences saved as Python objects); reading it "
+            "would mean unpickling, which seqvae never does on data files. Store the sequences as 'values' (all steps "
+            "concatenated, (sum T_i, F)) and 'lengths' (N,): seqvae.data.readers.write_sequences_npz(path, sequences) "
+            "writes that layout; to convert a file you trust, load it yourself with np.load(..., allow_pickle=True) "
+            "and pass the list of arrays to write_sequences_npz"
+        )
     needed = dtype.itemsize
     for dim in shape:
         needed *= dim
@@ -652,7 +656,7 @@ def _read_npz(path: Path, opts: _Options) -> _Parsed:
             raise DataError(
                 f"{source}: no array named 'sequences', 'x' or 'values' (with 'lengths'); arrays present: {present}"
             )
-        seqs = _ragged_sequences(source, key, arrays[key])
+        seqs = _fixed_length_sequences(source, key, arrays[key])
         used.add(key)
     n = len(seqs)
     ids = _npz_ids(source, arrays["ids"], n) if "ids" in arrays else [str(i) for i in range(n)]
@@ -677,7 +681,7 @@ def _read_npz(path: Path, opts: _Options) -> _Parsed:
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz archive; object arrays go through the restricted unpickler, never ``allow_pickle``."""
+    """All arrays of an .npz archive, read with ``allow_pickle=False``; object arrays are refused."""
     source = str(path)
     arrays: dict[str, np.ndarray] = {}
     try:
@@ -690,11 +694,8 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
                 key = info.filename[: -len(".npy")]
                 with zf.open(info) as fh:
                     header = _npy_header(fh)
-                    if header is not None and header[2].hasobject:
-                        arrays[key] = _unpickle_numeric(fh, source, key)
-                        continue
                 if header is not None:
-                    _check_declared_size(source, key, header, info.file_size)
+                    _check_header(source, key, header, info.file_size)
                 arrays[key] = npz[key]
     except DataError:
         raise
@@ -746,39 +747,14 @@ def _split_values(source: str, values: np.ndarray, lengths: np.ndarray | None) -
     return np.split(values, np.cumsum(lengths)[:-1]) if len(lengths) else []
 
 
-def _ragged_sequences(source: str, key: str, arr: np.ndarray) -> list[np.ndarray]:
-    """Sequences of an object array of (T,) / (T, F) arrays, or of a numeric (N, T, F) array."""
-    if not arr.dtype.hasobject:
-        if arr.dtype.kind in _NUMERIC_KINDS and arr.ndim == 3:
-            return list(arr)
-        raise DataError(
-            f"{source}: array {key!r} has shape {arr.shape} and dtype {arr.dtype}; expected an object array of "
-            "(T, F) sequences, a numeric (N, T, F) array, or 'values' with 'lengths'"
-        )
-    if arr.ndim in (2, 3):
-        # np.array(list_of_equal_shape_arrays, dtype=object) gives an (N, T[, F]) array of numbers
-        flat = arr.ravel().tolist()
-        bad = next((v for v in flat if not isinstance(v, (int, float, np.integer, np.floating))), None)
-        if bad is not None:
-            raise DataError(f"{source}: array {key!r} holds a {type(bad).__name__}, expected numbers")
-        try:
-            numbers = np.asarray(flat, dtype=np.float64).reshape(arr.shape)
-        except OverflowError as exc:
-            raise DataError(f"{source}: array {key!r} holds a number too large for float ({exc})") from exc
-        return [s[:, None] for s in numbers] if arr.ndim == 2 else list(numbers)
-    if arr.ndim != 1:
-        raise DataError(f"{source}: object array {key!r} has shape {arr.shape}; expected one item per sequence")
-    seqs = []
-    for i, item in enumerate(arr):
-        if not isinstance(item, np.ndarray) or item.dtype.kind not in _NUMERIC_KINDS:
-            what = f"array of dtype {item.dtype}" if isinstance(item, np.ndarray) else type(item).__name__
-            raise DataError(f"{source}: item {i} of {key!r} is a {what}, expected a numeric array")
-        if item.ndim == 1:
-            item = item[:, None]
-        if item.ndim != 2:
-            raise DataError(f"{source}: item {i} of {key!r} has shape {item.shape}, expected (T,) or (T, F)")
-        seqs.append(item)
-    return seqs
+def _fixed_length_sequences(source: str, key: str, arr: np.ndarray) -> list[np.ndarray]:
+    """Sequences of a numeric (N, T, F) array."""
+    if arr.dtype.kind in _NUMERIC_KINDS and arr.ndim == 3:
+        return list(arr)
+    raise DataError(
+        f"{source}: array {key!r} has shape {arr.shape} and dtype {arr.dtype}; expected a numeric (N, T, F) array, "
+        "or 'values' with 'lengths'"
+    )
 
 
 def _object_items(source: str, key: str, arr: np.ndarray) -> np.ndarray:
@@ -797,8 +773,6 @@ def _object_items(source: str, key: str, arr: np.ndarray) -> np.ndarray:
 def _npz_ids(source: str, arr: np.ndarray, n: int) -> list[str]:
     if arr.ndim != 1 or len(arr) != n:
         raise DataError(f"{source}: 'ids' has shape {arr.shape}, expected one id per sequence ({n})")
-    if arr.dtype.hasobject:
-        arr = _object_items(source, "ids", arr)
     if arr.dtype.kind == "U":
         return [str(v) for v in arr]
     if arr.dtype.kind == "S":
@@ -809,8 +783,6 @@ def _npz_ids(source: str, arr: np.ndarray, n: int) -> list[str]:
 
 
 def _npz_names(source: str, arr: np.ndarray) -> list[str]:
-    if arr.dtype.hasobject:
-        arr = _object_items(source, "feature_names", arr) if arr.ndim == 1 else arr
     if arr.ndim != 1 or arr.dtype.kind not in "US":
         raise DataError(f"{source}: 'feature_names' must be a 1-D array of strings, got {arr.shape} {arr.dtype}")
     names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.tolist()]
@@ -819,8 +791,6 @@ def _npz_names(source: str, arr: np.ndarray) -> list[str]:
 
 
 def _npz_label(source: str, key: str, arr: np.ndarray) -> np.ndarray:
-    if arr.dtype.hasobject:
-        return _object_items(source, key, arr)
     if arr.dtype.kind not in "biufUS":
         raise DataError(f"{source}: label {key!r} must hold numbers or strings, got dtype {arr.dtype}")
     return _bytes_to_str(arr)
@@ -830,72 +800,6 @@ def _bytes_to_str(arr: np.ndarray) -> np.ndarray:
     if arr.dtype.kind != "S":
         return arr
     return np.asarray([v.decode("utf-8", "replace") for v in arr.tolist()], dtype=str)
-
-
-# --------------------------------------------------------------------------- restricted unpickling
-
-
-class _RefusedGlobal(Exception):
-    """A pickle asked for a Python global that is not needed to rebuild a numeric array."""
-
-
-class _ArrayType:
-    """Stands in for ``numpy.ndarray`` inside a pickle: accepted by ``_reconstruct`` but not callable itself."""
-
-
-_ARRAY_TYPE = _ArrayType()
-_NUMPY_RECONSTRUCT = np.zeros(1).__reduce__()[0]
-
-
-def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    if subtype is not _ARRAY_TYPE:
-        raise _RefusedGlobal("_reconstruct of something other than numpy.ndarray")
-    return _NUMPY_RECONSTRUCT(np.ndarray, shape, dtype)
-
-
-def _latin1_encode(text: Any, encoding: str = "latin1") -> bytes:
-    # protocol-2 pickles store bytes as _codecs.encode(text, "latin1"); no other codec is needed or allowed
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise _RefusedGlobal(f"_codecs.encode with encoding {encoding!r}")
-    return text.encode("latin1")
-
-
-# the numpy functions a pickled numeric or object array refers to, under numpy 1.x and 2.x module names
-_SAFE_GLOBALS: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): _ARRAY_TYPE,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): _latin1_encode,
-}
-for _module in ("numpy.core", "numpy._core"):
-    _SAFE_GLOBALS[(f"{_module}.multiarray", "_reconstruct")] = _reconstruct
-    _SAFE_GLOBALS[(f"{_module}.multiarray", "scalar")] = np.float64(0).__reduce__()[0]
-    _SAFE_GLOBALS[(f"{_module}.numeric", "_frombuffer")] = np.zeros(1).__reduce_ex__(5)[0]
-
-
-class _NumericArrayUnpickler(pickle.Unpickler):
-    """Rebuilds numpy arrays and plain Python values; refuses every other global, so no code can run."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _SAFE_GLOBALS[(module, name)]
-        except KeyError:
-            raise _RefusedGlobal(f"{module}.{name}") from None
-
-
-def _unpickle_numeric(fh: Any, source: str, key: str) -> np.ndarray:
-    """The pickled object array that follows a .npy header in ``fh``, rebuilt without running foreign code."""
-    try:
-        obj = _NumericArrayUnpickler(fh).load()
-    except _RefusedGlobal as exc:
-        raise DataError(
-            f"{source}: array {key!r} holds Python objects other than numeric arrays (it refers to {exc}); "
-            "the file was not loaded"
-        ) from None
-    except Exception as exc:  # a corrupt pickle stream fails in many ways
-        raise DataError(f"{source}: cannot read object array {key!r} ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(obj, np.ndarray):
-        raise DataError(f"{source}: array {key!r} holds a {type(obj).__name__}, expected an array")
-    return obj
 
 
 # --------------------------------------------------------------------------- writers
