@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,12 @@ import torch
 from seqvae.analysis.evaluation import evaluate_model
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
-from seqvae.data.arrays import ArrayDataset, read_array_file, write_bytes_atomic, write_json_atomic
+from seqvae.data.arrays import ArrayDataset, read_array_file, save_npz_atomic, write_json_atomic
 from seqvae.data.readers import read_sequences
 from seqvae.data.sequences import SequenceDataset, length_mask
 from seqvae.data.sources import load_data, load_sequences, prepare_sequences
 from seqvae.errors import CheckpointError, DataError
 from seqvae.plots import plot_sequence_strip, save_figure
-
-
-def save_npz_atomic(path: Path, **arrays: np.ndarray) -> Path:
-    """Write an .npz through a temporary file and rename."""
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes_atomic(path, buf.getvalue())
-    return path
 
 
 def read_model_input(loaded: LoadedModel, path: str | Path, seed: int = 0) -> ArrayDataset | SequenceDataset:

@@ -30,7 +30,7 @@ from seqvae.checkpoint import export_model, lightning_model_state, read_lightnin
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
 from seqvae.data.arrays import DataBundle, make_loader, write_bytes_atomic, write_json_atomic
 from seqvae.data.batch import Batch
-from seqvae.data.sequences import make_sequence_loader
+from seqvae.data.sequences import make_bucketed_loader
 from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead
 from seqvae.errors import CheckpointError, ConfigError, DataError, SeqVAEError
@@ -379,8 +379,8 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         raise DataError("data.normalize must be false for categorical or bernoulli likelihoods")
     has_val = len(bundle.val) > 0
     bucket = model.sequence_input and cfg.data.sequence.bucket
-    if model.sequence_input:
-        train_loader = make_sequence_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers, bucket)
+    if bucket:
+        train_loader = make_bucketed_loader(bundle.train, cfg.train.batch_size, cfg.seed, cfg.train.num_workers)
     else:
         train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
     val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -157,6 +158,14 @@ class Normalizer:
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to ``path`` through a temporary file and rename, so a crash leaves no half file."""
     write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
+    """Write arrays to an .npz through a temporary file and rename."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes_atomic(Path(path), buf.getvalue())
+    return Path(path)
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from seqvae.data.arrays import write_bytes_atomic
+from seqvae.data.arrays import save_npz_atomic, write_bytes_atomic
 from seqvae.errors import DataError
 
 __all__ = ["SequenceTable", "read_sequences", "write_sequences_csv", "write_sequences_npz"]
@@ -817,18 +817,14 @@ def write_sequences_npz(
     clash = [name for name in label_arrays if name in _NPZ_RESERVED]
     if clash:
         raise DataError(f"label name {clash[0]!r} is reserved in .npz files ({', '.join(_NPZ_RESERVED)})")
-    buf = io.BytesIO()
-    np.savez(
-        buf,
+    return save_npz_atomic(
+        path,
         values=np.concatenate(seqs),
         lengths=np.asarray([len(s) for s in seqs], dtype=np.int64),
         ids=np.asarray(id_list, dtype=str),
         feature_names=np.asarray(names, dtype=str),
         **label_arrays,
     )
-    path = Path(path)
-    write_bytes_atomic(path, buf.getvalue())
-    return path
 
 
 def write_sequences_csv(

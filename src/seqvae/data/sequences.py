@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from seqvae.data.arrays import Normalizer, identity_collate, make_loader
+from seqvae.data.arrays import Normalizer, identity_collate
 from seqvae.data.batch import Batch
 from seqvae.errors import DataError
 
@@ -269,12 +269,8 @@ def split_by_id(ids: Sequence[str], val_fraction: float, test_fraction: float, s
     return {name: pos[np.array([which[i] == name for i in ids], dtype=bool)] for name in ("train", "val", "test")}
 
 
-def make_sequence_loader(
-    dataset: SequenceDataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0, bucket: bool = False
-) -> DataLoader:
-    """A DataLoader serving :class:`SequenceBatch` objects; with ``bucket`` (training) batches group similar lengths."""
-    if not (bucket and shuffle):
-        return make_loader(dataset, batch_size, shuffle, seed, num_workers)
+def make_bucketed_loader(dataset: SequenceDataset, batch_size: int, seed: int = 0, num_workers: int = 0) -> DataLoader:
+    """A training DataLoader whose batches group sequences of similar length (:class:`LengthBucketSampler`)."""
     return DataLoader(
         dataset,
         batch_sampler=LengthBucketSampler(dataset.lengths, batch_size, seed),

@@ -46,14 +46,19 @@ def generate(kind: str, params: dict, seed: int) -> tuple[np.ndarray, dict[str, 
         raise ConfigError(f"data.kind={kind} cannot generate data from data.params ({given}): {exc}") from exc
 
 
+def _file_path(cfg: DataConfig) -> str:
+    """The path of a ``data.kind: file`` section, checked."""
+    if not cfg.path:
+        raise ConfigError("data.path is required when data.kind is 'file'")
+    if cfg.params:
+        raise ConfigError("data.params is only for generators, not data.kind=file")
+    return cfg.path
+
+
 def load_arrays(cfg: DataConfig, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """All examples (data units) and their labels for a ``data:`` section."""
     if cfg.kind == "file":
-        if not cfg.path:
-            raise ConfigError("data.path is required when data.kind is 'file'")
-        if cfg.params:
-            raise ConfigError("data.params is only for generators, not data.kind=file")
-        return read_array_file(cfg.path, cfg.key), {}
+        return read_array_file(_file_path(cfg), cfg.key), {}
     return generate(cfg.kind, cfg.params, seed)
 
 
@@ -74,12 +79,8 @@ def load_sequences(cfg: DataConfig, seed: int) -> SequenceTable:
     """The sequences of a ``data:`` section in data units, after ``to_absolute`` and resampling."""
     seq_cfg = cfg.sequence
     if cfg.kind == "file":
-        if not cfg.path:
-            raise ConfigError("data.path is required when data.kind is 'file'")
-        if cfg.params:
-            raise ConfigError("data.params is only for generators, not data.kind=file")
         table = read_sequences(
-            cfg.path,
+            _file_path(cfg),
             features=seq_cfg.features,
             labels=seq_cfg.labels,
             min_length=seq_cfg.min_length,

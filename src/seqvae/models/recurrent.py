@@ -145,6 +145,14 @@ class RecurrentConfig:
         return self.decoder_layers or self.layers
 
 
+def _lengths_and_mask(batch: Batch) -> tuple[Tensor, Tensor]:
+    """The batch's lengths and mask; a batch without them is all real steps."""
+    x = batch.values
+    lengths = batch.lengths if batch.lengths is not None else torch.full((len(x),), x.shape[1], device=x.device)
+    mask = batch.mask if batch.mask is not None else length_mask(lengths, x.shape[1])
+    return lengths, mask
+
+
 class RecurrentVAE(VAE):
     """Shared encoder, likelihood, stop head and generation of the recurrent VAEs."""
 
@@ -173,10 +181,9 @@ class RecurrentVAE(VAE):
             raise DataError(
                 f"{self.kind} model expects sequences of shape (batch, time, {self.features}), got {tuple(x.shape)}"
             )
-        lengths = batch.lengths if batch.lengths is not None else torch.full((len(x),), x.shape[1], device=x.device)
+        lengths, mask = _lengths_and_mask(batch)
         if bool((lengths < 1).any()):
             raise DataError("every sequence needs at least one step")
-        mask = batch.mask if batch.mask is not None else length_mask(lengths, x.shape[1])
         # padded steps may hold anything (NaN included): zero them so no value reaches a gradient
         return torch.where(mask[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device)), lengths
 
@@ -198,9 +205,9 @@ class RecurrentVAE(VAE):
     def log_likelihood(self, likelihood: Distribution, batch: Batch) -> Tensor:
         """log p(x|z) over real steps, plus log p(length|z) when the model learns where sequences end."""
         assert isinstance(likelihood, SequenceLikelihood)
-        x, lengths = self._check(batch)
-        mask = length_mask(lengths, x.shape[1])
-        log_px = masked_log_prob(likelihood.steps, x, mask)
+        # encode() has checked the batch; masked_log_prob never lets padded values (even NaN) through
+        lengths, mask = _lengths_and_mask(batch)
+        log_px = masked_log_prob(likelihood.steps, batch.values, mask)
         if likelihood.stop_logits is not None:
             log_px = log_px + likelihood.stop_log_prob(lengths, mask)
         return log_px
