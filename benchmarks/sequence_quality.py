@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from seqvae.analysis.probes import probe_r2, sequence_reconstruction_rmse
+from seqvae.analysis.latent import probe_r2, sequence_reconstruction_rmse
 from seqvae.checkpoint import load_run
 from seqvae.config import load_run_config
 from seqvae.data.sources import load_data

@@ -360,7 +360,7 @@ def test_long_csv_trains_through_the_cli(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_vrae_learns_the_two_generating_parameters(tmp_path: Path) -> None:
     """Acceptance: `seqvae train` on circles of random radius and starting angle (2-D latent)."""
-    from seqvae.analysis.probes import probe_r2, sequence_reconstruction_rmse
+    from seqvae.analysis.latent import probe_r2, sequence_reconstruction_rmse
     from seqvae.data.sources import load_data
 
     out = tmp_path / "sin"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqvae.analysis.evaluation import evaluate_model
+from seqvae.analysis.evaluation import evaluate_model, normalizer_log_jacobian
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
 from seqvae.data.arrays import ArrayDataset, read_array_file, save_npz_atomic, write_json_atomic
@@ -64,13 +64,6 @@ def _sequence_arrays(loaded: LoadedModel, values: torch.Tensor, lengths: torch.T
     return {"x": x, "lengths": lengths.cpu().numpy()}
 
 
-def normalizer_log_jacobian(loaded: LoadedModel) -> float:
-    """log |d x_model / d x_data| per example: converts model-unit densities to data units."""
-    if loaded.normalizer is None:
-        return 0.0
-    return float(-np.log(loaded.normalizer.std).sum())
-
-
 def evaluate_run(
     run_dir: str | Path,
     data: str | Path | None = None,
@@ -106,7 +99,7 @@ def evaluate_run(
             raise DataError(f"{run_dir}: the run has no test or validation split; pass --data")
         source = {"split": split}
     metrics = evaluate_model(loaded.model, dataset, cfg, seed, progress=progress)
-    jac = normalizer_log_jacobian(loaded)
+    jac = normalizer_log_jacobian(loaded.normalizer, dataset)
     for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob"):
         metrics[key] += jac
     metrics.update(source)

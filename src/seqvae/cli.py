@@ -78,7 +78,7 @@ def train(
         if resume is None and (config is None or out is None):
             raise ConfigError("train needs --config and --out (or --resume DIR to continue a run)")
         run_dir = Path(resume if resume is not None else out)
-        extra = [f"data.kind=file", f"data.path={data}", "data.params={}"] if data is not None else []
+        extra = ["data.kind=file", f"data.path={data}", "data.params={}"] if data is not None else []
         extra += list(overrides or [])
         if seed is not None:
             extra.append(f"seed={seed}")
@@ -205,6 +205,11 @@ def experiment(
     preset: Annotated[Optional[str], typer.Option(help="Config preset: 'fast' (default) or 'paper'.")] = None,
     seed: SeedOpt = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    data: Annotated[
+        Optional[Path],
+        typer.Option(help="Real data instead of the experiment's simulator (basketball: a sequence file, or a "
+                     "directory with SportVU moments and events.csv)."),
+    ] = None,
 ) -> None:
     """Run a built-in experiment end to end: data, training, analysis, metrics.json and figures."""
     from seqvae.experiments import available, run_experiment
@@ -221,7 +226,7 @@ def experiment(
         return
     out_dir = out or Path("runs") / name
     try:
-        metrics = run_experiment(name, out_dir, seed, overrides or [], preset, progress)
+        metrics = run_experiment(name, out_dir, seed, overrides or [], preset, progress, data)
     except SeqVAEError as exc:
         _fail(exc)
     if not metrics:  # an extra process of a multi-process run
@@ -229,7 +234,8 @@ def experiment(
     table = Table(title=f"{name}: {out_dir}/metrics.json")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    shown = {k: v for k, v in metrics.items() if k != "config"}  # the full config is in metrics.json
+    # an experiment's headline numbers if it names them, else everything but the config (all in metrics.json)
+    shown = metrics.get("summary") or {k: v for k, v in metrics.items() if k != "config"}
     for key, value in _flatten(shown).items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)

@@ -350,3 +350,171 @@ def plot_sequence_strip(
     if title:
         fig.suptitle(title)
     return fig
+
+
+# --------------------------------------------------------------------------- latent spaces
+
+
+def latent_plane(z: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
+    """The two coordinates to draw a latent space in, with axis labels: the latent itself when it is 2-D
+    (1-D gets a zero second axis), else its first two principal components."""
+    z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)
+    if z.shape[1] == 2:
+        return z, ("z₁ (posterior mean)", "z₂ (posterior mean)")
+    if z.shape[1] == 1:
+        return np.column_stack([z[:, 0], np.zeros(len(z))]), ("z₁ (posterior mean)", "(none)")
+    centred = z - z.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T, ("PC 1 of posterior means", "PC 2 of posterior means")
+
+
+def plot_latent_scatter(
+    z: np.ndarray,
+    values: np.ndarray,
+    label: str,
+    unit: str | None = None,
+    categories: Sequence[str] | None = None,
+    title: str = "",
+) -> Figure:
+    """Posterior means coloured by a label, with a colour bar naming it (and its unit).
+
+    ``categories`` names the values 0, 1, ... of a categorical label (e.g. ``("missed", "made")``);
+    they get one colour each and a colour bar with one tick per category.
+    """
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    plane, (xlabel, ylabel) = latent_plane(z)
+    values = np.asarray(values, dtype=np.float64)
+    fig = new_figure(6.0, 5.0)
+    ax = fig.subplots()
+    order = np.random.default_rng(0).permutation(len(values))  # no class is drawn entirely on top
+    if categories is not None:
+        colours = [DATA_COLOR, MODEL_COLOR, OTHER_COLOR, *EXTRA_COLORS][: len(categories)]
+        cmap = ListedColormap(colours)
+        norm = BoundaryNorm(np.arange(len(categories) + 1) - 0.5, len(categories))
+        points = ax.scatter(plane[order, 0], plane[order, 1], c=values[order], cmap=cmap, norm=norm, s=9, alpha=0.8)
+        bar = fig.colorbar(points, ax=ax, ticks=np.arange(len(categories)))
+        bar.ax.set_yticklabels(list(categories))
+    else:
+        points = ax.scatter(plane[order, 0], plane[order, 1], c=values[order], cmap="viridis", s=9, alpha=0.85)
+        bar = fig.colorbar(points, ax=ax)
+    bar.set_label(f"{label} [{unit}]" if unit else label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"Latent means coloured by {label}")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+# --------------------------------------------------------------------------- basketball court
+
+
+def draw_half_court(ax: Any) -> None:
+    """Top view of an NBA half court in the shot frame (metres, rim centre above the origin)."""
+    from matplotlib.patches import Arc, Circle, Rectangle
+
+    from seqvae.data import basketball as bb
+
+    line = dict(color="0.55", lw=1.0)
+    arc = bb.three_point_line()
+    ax.plot(arc[:, 0], arc[:, 1], **line)
+    ax.plot([bb.BASELINE_X] * 2, [-bb.SIDELINE_Y, bb.SIDELINE_Y], **line)
+    for side in (-1, 1):
+        ax.plot([bb.BASELINE_X, bb.HALF_COURT_X], [side * bb.SIDELINE_Y] * 2, **line)
+    key_length = 5.79  # 19 ft from the baseline to the free-throw line
+    ax.add_patch(Rectangle((bb.BASELINE_X, -2.44), key_length, 4.88, fill=False, **line))
+    ax.add_patch(Arc((bb.BASELINE_X + key_length, 0.0), 3.66, 3.66, theta1=-90, theta2=90, **line))
+    ax.add_patch(Circle((0.0, 0.0), bb.RIM_RADIUS, fill=False, color="#e07020", lw=1.5))
+    ax.plot([bb.BACKBOARD_X] * 2, [-bb.BACKBOARD_HALF_WIDTH, bb.BACKBOARD_HALF_WIDTH], color="0.2", lw=2.0)
+    ax.set_xlim(bb.BASELINE_X - 0.3, 9.5)
+    ax.set_ylim(-bb.SIDELINE_Y - 0.3, bb.SIDELINE_Y + 0.3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x: from the basket towards half court [m]")
+    ax.set_ylabel("y: along the baseline [m]")
+
+
+def _draw_hoop_side(ax: Any) -> None:
+    from seqvae.data import basketball as bb
+
+    ax.plot([-bb.RIM_RADIUS, bb.RIM_RADIUS], [bb.RIM_HEIGHT] * 2, color="#e07020", lw=2.5)
+    ax.plot([bb.BACKBOARD_X] * 2, [bb.BACKBOARD_BOTTOM, bb.BACKBOARD_TOP], color="0.2", lw=2.5)
+    ax.set_xlabel("horizontal distance from the rim centre, along the shot [m]")
+    ax.set_ylabel("height z [m]")
+    ax.grid(alpha=0.3)
+
+
+def _along_shot(traj: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Horizontal position along the line from the rim centre to the release point of ``reference``
+    (default ``traj``), the side view's axis: the release is at its distance from the rim, a ball behind
+    the rim at negative values."""
+    start = np.asarray(traj if reference is None else reference, dtype=np.float64)[0, :2]
+    return np.asarray(traj, dtype=np.float64)[:, :2] @ (start / max(float(np.hypot(*start)), 1e-9))
+
+
+def _shot_colours(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+def plot_court_trajectories(
+    originals: Sequence[np.ndarray], reconstructions: Sequence[np.ndarray], title: str = ""
+) -> Figure:
+    """Original (solid) and reconstructed (dashed) ball trajectories ``(T, 3)`` in metres: a top view of
+    the half court and a side view (horizontal distance from the rim centre against height)."""
+    fig = new_figure(12.0, 5.2)
+    top, side = fig.subplots(1, 2, width_ratios=[1.15, 1.0])
+    draw_half_court(top)
+    _draw_hoop_side(side)
+    for colour, orig, recon in zip(_shot_colours(len(originals)), originals, reconstructions):
+        for arr, style in ((orig, "-"), (recon, "--")):
+            arr = np.asarray(arr, dtype=np.float64)
+            top.plot(arr[:, 0], arr[:, 1], style, color=colour, lw=1.3)
+            side.plot(_along_shot(arr, orig), arr[:, 2], style, color=colour, lw=1.3)
+        top.plot(orig[0, 0], orig[0, 1], "o", color=colour, ms=4)
+    for style, name in (("-", "original"), ("--", "reconstruction")):
+        side.plot([], [], style, color="0.3", label=name)
+    side.legend(loc="upper right")
+    side.set_title("Side view")
+    top.set_title("Top view (dots: release points)")
+    fig.suptitle(title or "Trajectories: originals and reconstructions")
+    return fig
+
+
+def grid_colours(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """RGB colours for points of a unit square, so that neighbours in a 2-D grid look alike."""
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    return np.clip(np.stack([0.15 + 0.8 * u, 0.35 + 0.3 * (1 - u) * (1 - v), 0.15 + 0.8 * v], axis=-1), 0, 1)
+
+
+def plot_latent_grid_trajectories(
+    grid: np.ndarray, trajectories: Sequence[np.ndarray], background: np.ndarray, title: str = ""
+) -> Figure:
+    """Trajectories decoded along a regular grid of 2-D latent points: the grid over the validation means
+    (left, grey), and each decoded trajectory on the court in its grid point's colour (top and side view)."""
+    grid = np.asarray(grid, dtype=np.float64)
+    lo, hi = grid.min(0), grid.max(0)
+    unit = (grid - lo) / np.where(hi > lo, hi - lo, 1.0)
+    colours = grid_colours(unit[:, 0], unit[:, 1])
+    fig = new_figure(16.0, 5.2)
+    latent, top, side = fig.subplots(1, 3, width_ratios=[0.8, 1.15, 1.0])
+    plane, (xlabel, ylabel) = latent_plane(background)
+    latent.scatter(plane[:, 0], plane[:, 1], s=5, color="0.75", label="validation means")
+    latent.scatter(grid[:, 0], grid[:, 1], s=40, c=colours, edgecolors="black", linewidths=0.5, label="grid")
+    latent.set_xlabel(xlabel)
+    latent.set_ylabel(ylabel)
+    latent.set_title("Latent grid")
+    latent.legend(loc="best", fontsize="small")
+    latent.grid(alpha=0.3)
+    draw_half_court(top)
+    _draw_hoop_side(side)
+    for colour, traj in zip(colours, trajectories):
+        traj = np.asarray(traj, dtype=np.float64)
+        top.plot(traj[:, 0], traj[:, 1], color=colour, lw=1.2)
+        top.plot(traj[0, 0], traj[0, 1], "o", color=colour, ms=4)
+        side.plot(_along_shot(traj), traj[:, 2], color=colour, lw=1.2)
+    top.set_title("Decoded trajectories, top view")
+    side.set_title("Decoded trajectories, side view")
+    fig.suptitle(title or "Trajectories decoded along a latent grid")
+    return fig

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import track
 
 from seqvae.config import EvalConfig
-from seqvae.data.arrays import ArrayDataset
+from seqvae.data.arrays import ArrayDataset, Normalizer
+from seqvae.data.sequences import SequenceDataset
 from seqvae.models.base import VAE
 from seqvae.objectives import elbo_terms, importance_log_likelihood, iwae_bound
 
@@ -49,3 +51,14 @@ def evaluate_model(
     result: dict[str, Any] = {k: v / n for k, v in sums.items()}
     result.update({"n_examples": n, "iwae_samples": cfg.iwae_samples, "ll_samples": cfg.ll_samples})
     return result
+
+
+def normalizer_log_jacobian(normalizer: Normalizer | None, dataset: ArrayDataset | SequenceDataset) -> float:
+    """log |d x_model / d x_data| per example, averaged over ``dataset``: converts model-unit densities to
+    data units. A sequence gains one step's Jacobian for each of its real steps."""
+    if normalizer is None:
+        return 0.0
+    per_step = float(-np.log(normalizer.std).sum())
+    if isinstance(dataset, SequenceDataset):
+        return per_step * float(dataset.lengths.double().mean()) if len(dataset) else 0.0
+    return per_step

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seqvae.config import DataConfig, SequenceDataConfig
-from seqvae.data import toy
+from seqvae.data import basketball, toy
 from seqvae.data.arrays import DataBundle, Normalizer, bundle_arrays, read_array_file
 from seqvae.data.readers import SequenceTable, read_sequences
 from seqvae.data.sequences import SequenceDataset, resample_linear, resample_random, split_by_id, to_absolute
@@ -18,6 +18,8 @@ from seqvae.errors import ConfigError, DataError
 Generator = Callable[..., tuple[Any, dict[str, np.ndarray]]]
 
 GENERATORS: dict[str, Generator] = {
+    "basketball": basketball.simulate_shots,
+    "sportvu": basketball.sportvu_shots,
     "dmol-bimodal": toy.dmol_bimodal,
     "dmol-categorical": toy.dmol_categorical,
     "gaussian-mixture": toy.gaussian_mixture,
@@ -41,6 +43,8 @@ def generate(kind: str, params: dict, seed: int) -> tuple[np.ndarray, dict[str, 
     kwargs = {"seed": seed, **params}
     try:
         return fn(**kwargs)
+    except DataError:
+        raise
     except (TypeError, ValueError) as exc:
         given = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
         raise ConfigError(f"data.kind={kind} cannot generate data from data.params ({given}): {exc}") from exc

@@ -21,21 +21,23 @@ class Experiment:
     """An experiment's name, one-line description and entry point.
 
     ``run(out_dir: Path, seed: int, overrides: list[str], preset: str | None, progress: bool) -> metrics``
-    writes ``metrics.json`` and its figures into ``out_dir`` and returns the metrics.
+    writes ``metrics.json`` and its figures into ``out_dir`` and returns the metrics. An experiment that
+    ``reads_data`` also takes ``data``: a path to real data to use instead of its built-in generator.
     """
 
     name: str
     help: str
     run: ExperimentFn
+    reads_data: bool = False
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
-_MODULES = ("seqvae.experiments.dmol",)
+_MODULES = ("seqvae.experiments.basketball", "seqvae.experiments.dmol")
 
 
-def register_experiment(name: str, help: str) -> Callable[[ExperimentFn], ExperimentFn]:
+def register_experiment(name: str, help: str, reads_data: bool = False) -> Callable[[ExperimentFn], ExperimentFn]:
     def deco(fn: ExperimentFn) -> ExperimentFn:
-        EXPERIMENTS[name] = Experiment(name, help, fn)
+        EXPERIMENTS[name] = Experiment(name, help, fn, reads_data)
         return fn
 
     return deco
@@ -55,11 +57,19 @@ def run_experiment(
     overrides: list[str] | tuple[str, ...] = (),
     preset: str | None = None,
     progress: bool = True,
+    data: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run experiment ``name`` into ``out_dir`` and return its metrics."""
+    """Run experiment ``name`` into ``out_dir`` and return its metrics; ``data`` replaces its built-in data."""
     exps = available()
     if name not in exps:
         raise ConfigError(f"unknown experiment {name!r}; available: {', '.join(exps)}")
+    exp = exps[name]
+    extra: dict[str, Any] = {}
+    if data is not None:
+        if not exp.reads_data:
+            readers = ", ".join(e.name for e in exps.values() if e.reads_data) or "none"
+            raise ConfigError(f"experiment {name} uses its own data and takes no --data (experiments that do: {readers})")
+        extra["data"] = data
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return exps[name].run(out, seed=seed, overrides=list(overrides), preset=preset, progress=progress)
+    return exp.run(out, seed=seed, overrides=list(overrides), preset=preset, progress=progress, **extra)

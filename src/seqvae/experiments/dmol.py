@@ -19,7 +19,6 @@ All sampling in the analysis uses generators seeded from the run seed.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,26 @@ import numpy as np
 import torch
 
 from seqvae import plots
-from seqvae.analysis.evaluation import evaluate_model
 from seqvae.analysis.metrics import (
     class_histogram,
     marginal_wasserstein,
     sliced_wasserstein,
     total_variation,
 )
-from seqvae.config import RunConfig, load_run_config, to_dict
-from seqvae.data.arrays import ArrayDataset, DataBundle, write_json_atomic
+from seqvae.config import RunConfig
+from seqvae.data.arrays import ArrayDataset, DataBundle
 from seqvae.data.sources import load_data
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
+from seqvae.experiments.common import (
+    experiment_config,
+    header,
+    prior_z,
+    save_learning_curves,
+    test_metrics,
+    train_summary,
+    write_metrics,
+)
 from seqvae.models.base import VAE, parse_model_config
 from seqvae.training import fit
 
@@ -47,7 +54,6 @@ TV_MAX = 0.15  # dmol-categorical acceptance threshold
 BETAS = (0.2, 1.0)  # dmol-beta: the chapter's β and the plain ELBO
 RECON_EXAMPLES = 3  # dmol-categorical reconstruction figure
 SLICED_PROJECTIONS = 64
-FLOAT_DIGITS = 8  # significant digits kept in metrics.json
 CATEGORICAL = ("categorical",)  # decoder likelihoods each analysis can handle
 GAUSSIAN = ("gaussian", "gaussian-learned")
 
@@ -68,53 +74,16 @@ def _config(
 
     Refuses, before any training, a model whose decoder likelihood the experiment cannot analyse.
     """
-    flag = "true" if progress else "false"
-    cfg = load_run_config(name, [*overrides, *extra, f"seed={seed}", f"train.progress_bar={flag}"], preset=preset)
+    cfg = experiment_config(name, seed, overrides, preset, progress, extra)
     kind = getattr(getattr(parse_model_config(cfg.model), "likelihood", None), "kind", None)
     if kind not in likelihoods:
         raise ConfigError(f"{name} needs model.likelihood.kind={' or '.join(likelihoods)}, got {kind}")
     return cfg
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-ready copy: numpy/torch scalars and arrays to Python floats/lists, floats rounded, NaN to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return _clean(obj.detach().cpu().numpy())
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        if not math.isfinite(value):
-            return None
-        return float(f"{value:.{FLOAT_DIGITS}g}")
-    return obj
-
-
-def _recorded_config(cfg: RunConfig) -> dict[str, Any]:
-    """The run config as recorded in metrics.json (without display-only settings)."""
-    raw = to_dict(cfg)
-    raw["train"].pop("progress_bar", None)
-    return raw
-
-
-def _train_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    keys = ("epochs", "steps", "best_val_loss", "active_units")
-    return {k: summary.get(k) for k in keys}
-
-
 def _test_metrics(model: VAE, bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
-    """ELBO terms, IWAE bound and IS log-likelihood on the test split (nats per example)."""
-    ev = evaluate_model(model, bundle.test, cfg.eval, cfg.seed)
-    ev["recon_loss"] = -ev["recon_log_prob"]
-    return ev
+    """ELBO terms, IWAE bound and IS log-likelihood on the test split (nats per example, data units)."""
+    return test_metrics(model, bundle.test, cfg, bundle.normalizer)
 
 
 @torch.no_grad()
@@ -122,26 +91,6 @@ def _encoder_stats(model: VAE, dataset: ArrayDataset) -> dict[str, float]:
     """Average posterior mean and standard deviation over ``dataset`` (what the chapter prints)."""
     q = model.encode(dataset.batch())
     return {"mu_mean": float(q.mean.mean()), "std_mean": float(q.stddev.mean())}
-
-
-def _prior_z(model: VAE, n: int, generator: torch.Generator) -> torch.Tensor:
-    ref = next(model.parameters())
-    return torch.randn((n, model.latent_dim), generator=generator, dtype=ref.dtype).to(ref.device)
-
-
-def _save_learning_curves(run_dir: Path, title: str) -> None:
-    """``run_dir/learning_curves.png`` from the run's CSV log."""
-    plots.save_figure(plots.plot_learning_curves(run_dir / "logs" / "metrics.csv", title=title), run_dir / "learning_curves.png")
-
-
-def _write_metrics(out_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
-    clean = _clean(metrics)
-    write_json_atomic(out_dir / "metrics.json", clean)
-    return clean
-
-
-def _header(name: str, seed: int, preset: str | None, cfg: RunConfig) -> dict[str, Any]:
-    return {"experiment": name, "seed": seed, "preset": preset or "fast", "config": _recorded_config(cfg)}
 
 
 # --------------------------------------------------------------------------- categorical
@@ -157,7 +106,7 @@ def categorical_analysis(model: VAE, bundle: DataBundle, seed: int, n: int = PRI
     """
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    probs = model.point(model.decode(_prior_z(model, n, gen))).cpu()
+    probs = model.point(model.decode(prior_z(model, n, gen))).cpu()
     classes = probs.shape[1]
     sampled = torch.multinomial(probs, 1, generator=gen)[:, 0].numpy()
     data_hist = class_histogram(bundle.train.values.numpy())
@@ -195,7 +144,7 @@ def run_categorical(
         ),
         out / "class_histograms.png",
     )
-    _save_learning_curves(out, "dmol-categorical: learning curves")
+    save_learning_curves(out, "dmol-categorical: learning curves")
     batch = bundle.test.__getitems__(list(range(min(RECON_EXAMPLES, len(bundle.test)))))
     plots.save_figure(
         plots.plot_class_reconstructions(
@@ -206,8 +155,8 @@ def run_categorical(
         out / "reconstructions.png",
     )
     metrics = {
-        **_header("dmol-categorical", seed, preset, cfg),
-        "train": _train_summary(result.summary),
+        **header("dmol-categorical", seed, preset, cfg),
+        "train": train_summary(result.summary),
         "test": _test_metrics(model, bundle, cfg),
         "encoder": _encoder_stats(model, bundle.test),
         "tv": cat["tv"],
@@ -222,7 +171,7 @@ def run_categorical(
         "passed": bool(cat["tv"] <= TV_MAX),
         "figures": ["class_histograms.png", "learning_curves.png", "reconstructions.png"],
     }
-    return _write_metrics(out, metrics)
+    return write_metrics(out, metrics)
 
 
 # --------------------------------------------------------------------------- beta
@@ -255,11 +204,11 @@ def run_beta(
         model = result.model
         test = _test_metrics(model, bundle, cfg)
         cat = categorical_analysis(model, bundle, seed)
-        _save_learning_curves(sub, f"dmol-beta: learning curves, β = {beta:g}")
+        save_learning_curves(sub, f"dmol-beta: learning curves, β = {beta:g}")
         runs[f"{beta:g}"] = {
             "beta": beta,
             "dir": _beta_dir(beta),
-            "train": _train_summary(result.summary),
+            "train": train_summary(result.summary),
             "test": test,
             "recon": test["recon_loss"],
             "kl": test["kl"],
@@ -284,7 +233,7 @@ def run_beta(
     recon_lower = low["recon"] < high["recon"]
     kl_higher = low["kl"] > high["kl"]
     metrics = {
-        **_header("dmol-beta", seed, preset, cfg),
+        **header("dmol-beta", seed, preset, cfg),
         "betas": list(BETAS),
         "runs": runs,
         "data_counts": data_hist,
@@ -297,7 +246,7 @@ def run_beta(
         "figures": ["beta_comparison.png", *(f"{_beta_dir(b)}/learning_curves.png" for b in BETAS)],
     }
     metrics["config"]["objective"]["beta"] = list(BETAS)  # one run per β: see runs[*]
-    return _write_metrics(out, metrics)
+    return write_metrics(out, metrics)
 
 
 # --------------------------------------------------------------------------- regression
@@ -306,7 +255,7 @@ def run_beta(
 @torch.no_grad()
 def generate_samples(model: VAE, n: int, generator: torch.Generator) -> torch.Tensor:
     """x ~ p(x|z), z ~ p(z) for a Gaussian decoder, drawn with ``generator`` (samples, not means)."""
-    px = model.decode(_prior_z(model, n, generator))
+    px = model.decode(prior_z(model, n, generator))
     mean, std = px.mean, px.stddev
     noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)
     return (mean + std * noise).cpu()
@@ -379,11 +328,11 @@ def run_regression(
         ),
         out / "reconstruction_scatter.png",
     )
-    _save_learning_curves(out, "dmol-regression: learning curves")
+    save_learning_curves(out, "dmol-regression: learning curves")
     passed = reg["w1_vae"] < reg["w1_gaussian"]
     metrics = {
-        **_header("dmol-regression", seed, preset, cfg),
-        "train": _train_summary(result.summary),
+        **header("dmol-regression", seed, preset, cfg),
+        "train": train_summary(result.summary),
         "test": _test_metrics(model, bundle, cfg),
         "encoder": _encoder_stats(model, bundle.test),
         **{k: v for k, v in reg.items() if not k.startswith("_")},
@@ -392,4 +341,4 @@ def run_regression(
         "passed": bool(passed),
         "figures": ["value_histograms.png", "reconstruction_scatter.png", "learning_curves.png"],
     }
-    return _write_metrics(out, metrics)
+    return write_metrics(out, metrics)

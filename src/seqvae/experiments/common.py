@@ -1,0 +1,94 @@
+"""Parts every experiment shares: its config, metrics.json, learning curves and test-split metrics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqvae import plots
+from seqvae.analysis.evaluation import evaluate_model, normalizer_log_jacobian
+from seqvae.config import RunConfig, load_run_config, to_dict
+from seqvae.data.arrays import ArrayDataset, Normalizer, write_json_atomic
+from seqvae.data.sequences import SequenceDataset
+from seqvae.models.base import VAE
+
+FLOAT_DIGITS = 8  # significant digits kept in metrics.json
+
+
+def experiment_config(
+    name: str, seed: int, overrides: list[str], preset: str | None, progress: bool, extra: tuple[str, ...] = ()
+) -> RunConfig:
+    """The shipped config ``name`` with the user's overrides, then the experiment's own, seed and progress."""
+    flag = "true" if progress else "false"
+    return load_run_config(name, [*overrides, *extra, f"seed={seed}", f"train.progress_bar={flag}"], preset=preset)
+
+
+def clean_json(obj: Any) -> Any:
+    """JSON-ready copy: numpy/torch scalars and arrays to Python floats/lists, floats rounded, NaN to None."""
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return clean_json(obj.detach().cpu().numpy())
+    if isinstance(obj, np.ndarray):
+        return clean_json(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{FLOAT_DIGITS}g}")
+    return obj
+
+
+def recorded_config(cfg: RunConfig) -> dict[str, Any]:
+    """The run config as recorded in metrics.json (without display-only settings)."""
+    raw = to_dict(cfg)
+    raw["train"].pop("progress_bar", None)
+    return raw
+
+
+def train_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    keys = ("epochs", "steps", "best_val_loss", "active_units", "kl_per_dim")
+    return {k: summary.get(k) for k in keys}
+
+
+def test_metrics(
+    model: VAE, dataset: ArrayDataset | SequenceDataset, cfg: RunConfig, normalizer: Normalizer | None = None
+) -> dict[str, Any]:
+    """ELBO terms, IWAE bound and IS log-likelihood on ``dataset`` (nats per example, in data units when
+    the data were normalised)."""
+    ev = evaluate_model(model, dataset, cfg.eval, cfg.seed)
+    jac = normalizer_log_jacobian(normalizer, dataset)
+    for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob"):
+        ev[key] += jac
+    ev["recon_loss"] = -ev["recon_log_prob"]
+    return ev
+
+
+def prior_z(model: VAE, n: int, generator: torch.Generator) -> torch.Tensor:
+    ref = next(model.parameters())
+    return torch.randn((n, model.latent_dim), generator=generator, dtype=ref.dtype).to(ref.device)
+
+
+def save_learning_curves(run_dir: Path, title: str) -> None:
+    """``run_dir/learning_curves.png`` from the run's CSV log."""
+    plots.save_figure(plots.plot_learning_curves(run_dir / "logs" / "metrics.csv", title=title), run_dir / "learning_curves.png")
+
+
+def write_metrics(out_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    clean = clean_json(metrics)
+    write_json_atomic(out_dir / "metrics.json", clean)
+    return clean
+
+
+def header(name: str, seed: int, preset: str | None, cfg: RunConfig) -> dict[str, Any]:
+    return {"experiment": name, "seed": seed, "preset": preset or "fast", "config": recorded_config(cfg)}
