@@ -127,7 +127,7 @@ def reconstruction_rmse(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[
     real = np.concatenate([x.reshape(-1, x.shape[-1]) for _, x in pairs]).astype(np.float64)
     rmse = float(np.sqrt(np.mean((recon - real) ** 2)))
     spread = float(np.sqrt(real.var(0).mean()))
-    return {"rmse": rmse, "data_std": spread, "relative_rmse": rmse / spread}
+    return {"rmse": rmse, "data_std": spread, "relative_rmse": rmse / spread if spread > 0 else float("nan")}
 
 
 def _real_steps(batch: SequenceBatch, arr: np.ndarray) -> list[np.ndarray]:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from seqvae.data.readers import SequenceTable, _check_row_widths, _check_unique_columns, _csv_records
+from seqvae.data.readers import SequenceTable, open_parquet, read_csv_columns
 from seqvae.errors import DataError
 
 # --------------------------------------------------------------------------- court and ball (metres, kg)
@@ -561,34 +561,15 @@ def _read_table(path: Path, what: str) -> _Table:
         return _read_parquet_table(path)
     if suffix != ".csv":
         raise DataError(f"{source}: unsupported file type {path.suffix!r} for {what}; use .csv or .parquet")
-    records = _csv_records(path)
-    if not records:
-        raise DataError(f"{source}: the file is empty; expected a header row naming the columns of {what}")
-    header_line, header = records[0]
-    names = [c.strip() for c in header]
-    _check_unique_columns(source, names)
-    rows = records[1:]
-    _check_row_widths(source, rows, len(names), header_line)
-    if not rows:
+    names, columns, lines = read_csv_columns(path, what)
+    if not lines:
         raise DataError(f"{source}: the file holds no data rows (expected {what})")
-    columns = {name: [row[j] for _, row in rows] for j, name in enumerate(names)}
-    lines = [line for line, _ in rows]
-    return _Table(source, names, columns, len(rows), lambda i: f"line {lines[i]}", text=True)
+    return _Table(source, names, columns, len(lines), lambda i: f"line {lines[i]}", text=True)
 
 
 def _read_parquet_table(path: Path) -> _Table:
     source = str(path)
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise DataError(f"{source}: reading .parquet files needs pyarrow: pip install pyarrow") from exc
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises its own error types (ArrowInvalid, ArrowIOError, ...)
-        raise DataError(f"{source}: cannot read as a Parquet file ({type(exc).__name__}: {exc})") from exc
-    names = [str(n) for n in table.column_names]
-    _check_unique_columns(source, names)
+    pa, table, names = open_parquet(path)
     columns: dict[str, Any] = {}
     for j, name in enumerate(names):
         col = table.column(j)

@@ -196,19 +196,25 @@ def _finite_float32(source: str, sid: str, index: int, seq: np.ndarray, names: l
 # --------------------------------------------------------------------------- long-format tables (CSV, Parquet)
 
 
-def _read_csv(path: Path, opts: _Options) -> _Parsed:
+def read_csv_columns(path: Path, what: str = "") -> tuple[list[str], dict[str, list[str]], list[int]]:
+    """A CSV file with a header row as column names, columns of text cells and each row's line number;
+    the header's names must be unique and every row as wide as it (``what`` names the expected columns)."""
     source = str(path)
     records = _csv_records(path)
     if not records:
-        raise DataError(f"{source}: the file is empty; expected a header row naming the columns")
+        raise DataError(f"{source}: the file is empty; expected a header row naming the columns{what and ' of ' + what}")
     header_line, header = records[0]
     names = [c.strip() for c in header]
     _check_unique_columns(source, names)
     rows = records[1:]
     _check_row_widths(source, rows, len(names), header_line)
     columns = {name: [row[j] for _, row in rows] for j, name in enumerate(names)}
-    lines = [line for line, _ in rows]
-    return _columns_to_sequences(source, names, columns, lambda i: f"line {lines[i]}", opts, text=True)
+    return names, columns, [line for line, _ in rows]
+
+
+def _read_csv(path: Path, opts: _Options) -> _Parsed:
+    names, columns, lines = read_csv_columns(path)
+    return _columns_to_sequences(str(path), names, columns, lambda i: f"line {lines[i]}", opts, text=True)
 
 
 def _csv_records(path: Path) -> list[tuple[int, list[str]]]:
@@ -240,7 +246,8 @@ def _check_unique_columns(source: str, names: list[str]) -> None:
             raise DataError(f"{source}: column {name!r} appears more than once in the header")
 
 
-def _read_parquet(path: Path, opts: _Options) -> _Parsed:
+def open_parquet(path: Path) -> tuple[Any, Any, list[str]]:
+    """The ``pyarrow`` module, the table of a Parquet file and its column names (checked for repeats)."""
     source = str(path)
     try:
         import pyarrow as pa
@@ -253,6 +260,12 @@ def _read_parquet(path: Path, opts: _Options) -> _Parsed:
         raise DataError(f"{source}: cannot read as a Parquet file ({type(exc).__name__}: {exc})") from exc
     names = [str(n) for n in table.column_names]
     _check_unique_columns(source, names)
+    return pa, table, names
+
+
+def _read_parquet(path: Path, opts: _Options) -> _Parsed:
+    source = str(path)
+    pa, table, names = open_parquet(path)
     columns: dict[str, Any] = {}
     try:
         for j, name in enumerate(names):
