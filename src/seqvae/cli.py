@@ -231,7 +231,7 @@ def experiment(
         _fail(exc)
     if not metrics:  # an extra process of a multi-process run
         return
-    table = Table(title=f"{name}: {out_dir}/metrics.json")
+    table = Table(title=name, caption=f"all metrics: {out_dir / 'metrics.json'}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     # an experiment's headline numbers if it names them, else everything but the config (all in metrics.json)
