@@ -150,3 +150,4 @@ def test_default_experiment_reproduces_the_source_claims(tmp_path):
     assert 0.0 <= summary["made_auc_knn"] <= 1.0
     assert 0.25 <= summary["make_rate"] <= 0.5
     assert set(metrics["figures"]) == FIGURES
+    assert (tmp_path / "run" / "report.html").stat().st_size < 10_000_000  # issue 6: the report stays small

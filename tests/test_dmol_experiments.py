@@ -17,7 +17,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run(name: str, out: Path, seed: int = 0, *overrides: str) -> dict:
-    return run_experiment(name, out, seed=seed, overrides=list(overrides), progress=False)
+    return run_experiment(name, out, seed=seed, overrides=list(overrides), progress=False, report=False)
 
 
 def check_outputs(out: Path, metrics: dict) -> None:

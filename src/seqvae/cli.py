@@ -213,6 +213,7 @@ def experiment(
 ) -> None:
     """Run a built-in experiment end to end: data, training, analysis, metrics.json and figures."""
     from seqvae.experiments import available, run_experiment
+    from seqvae.report import flatten
 
     _quiet_lightning()
     exps = available()
@@ -236,22 +237,61 @@ def experiment(
     table.add_column("value", justify="right")
     # an experiment's headline numbers if it names them, else everything but the config (all in metrics.json)
     shown = metrics.get("summary") or {k: v for k, v in metrics.items() if k != "config"}
-    for key, value in _flatten(shown).items():
+    for key, value in flatten(shown).items():
+        if isinstance(value, list):
+            continue
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     Console().print(table)
     if metrics.get("figures"):
         console.print(f"[green]figures[/] in {out_dir}: {', '.join(metrics['figures'])}")
+    if (out_dir / "report.html").is_file():
+        console.print(f"[green]report[/] {out_dir / 'report.html'} (open it in a browser)")
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out: dict = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        elif not isinstance(v, list):
-            out[key] = v
-    return out
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (seqvae train --out, or seqvae experiment --out).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write the HTML (default RUN_DIR/report.html).")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Write a run's self-contained HTML report (figures embedded; opens without network access).
+
+    Config and metrics, learning curves, reconstructions, prior samples, an interpolation, the latent
+    space coloured by every label and the KL per latent dimension.
+    """
+    from seqvae.report import build_report
+
+    _quiet_lightning()
+    try:
+        path = build_report(run_dir, out, seed)
+    except SeqVAEError as exc:
+        _fail(exc)
+    console.print(f"[green]report[/] {path} ({path.stat().st_size / 1e6:.1f} MB; open it in a browser)")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run directories with metrics.json or train_summary.json.")],
+    html: Annotated[Optional[Path], typer.Option(help="Also write the table as a self-contained HTML page.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every numeric metric, not only the experiments' summaries.")] = False,
+) -> None:
+    """A table of metrics across runs (one column per run)."""
+    from seqvae.report import compare_html, compare_runs
+
+    try:
+        keys, columns = compare_runs(runs, everything)
+    except SeqVAEError as exc:
+        _fail(exc)
+    table = Table(title="metrics across runs")
+    table.add_column("metric")
+    for run in columns:
+        table.add_column(Path(run).name or run, justify="right")
+    for key in keys:
+        cells = [columns[run].get(key) for run in columns]
+        table.add_row(key, *("" if c is None else f"{c:.4g}" if isinstance(c, float) else str(c) for c in cells))
+    Console().print(table)
+    if html is not None:
+        console.print(f"[green]written[/] {compare_html(keys, columns, html)}")
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:

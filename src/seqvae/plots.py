@@ -92,10 +92,11 @@ _CURVES = (
 
 
 def plot_learning_curves(metrics_csv: str | Path, title: str = "Learning curves") -> Figure:
-    """Reconstruction loss, KL, ELBO (train and validation) and β per epoch from a run's metrics.csv."""
+    """Reconstruction loss, KL, ELBO (train and validation), β and active latent units per epoch from a
+    run's metrics.csv."""
     series = read_epoch_metrics(metrics_csv)
-    fig = new_figure(10, 7)
-    axes = fig.subplots(2, 2, sharex=True).ravel()
+    fig = new_figure(10, 9)
+    axes = fig.subplots(3, 2, sharex=True).ravel()
     for ax, (name, label, unit) in zip(axes, _CURVES):
         for split, color, marker in (("train", DATA_COLOR, "o"), ("val", MODEL_COLOR, "s")):
             values = series.get(f"{split}/{name}")
@@ -107,19 +108,99 @@ def plot_learning_curves(metrics_csv: str | Path, title: str = "Learning curves"
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
         ax.grid(alpha=0.3)
-    ax = axes[3]
-    beta = series.get("beta")
-    if beta:
-        epochs = sorted(beta)
-        ax.plot(epochs, [beta[e] for e in epochs], marker="o", ms=3, color=OTHER_COLOR, label="β (KL weight)")
-        ax.legend()
-    ax.set_title("KL weight β")
-    ax.set_ylabel("β [dimensionless]")
-    ax.grid(alpha=0.3)
-    for ax in axes[2:]:
+    for ax, key, label, ylabel in (
+        (axes[3], "beta", "KL weight β", "β [dimensionless]"),
+        (axes[4], "val/active_units", "Active latent units (validation)", "active units [count]"),
+    ):
+        values = series.get(key)
+        if values:
+            epochs = sorted(values)
+            ax.plot(epochs, [values[e] for e in epochs], marker="o", ms=3, color=OTHER_COLOR, label=label)
+            ax.legend()
+        ax.set_title(label)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[5].set_visible(False)
+    axes[4].set_ylim(bottom=0)
+    axes[4].yaxis.get_major_locator().set_params(integer=True)
+    for ax in axes[2:5]:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_tick_params(labelbottom=True)
     fig.suptitle(title)
     return fig
+
+
+def plot_kl_per_dimension(
+    kl: Sequence[float], mean_variance: Sequence[float] | None = None, threshold: float = 0.01, title: str = ""
+) -> Figure:
+    """KL(q(z_d|x) ‖ p(z_d)) averaged over examples, one bar per latent dimension; a dimension the encoder
+    does not use (posterior collapse) has KL near 0. With ``mean_variance`` (Var_x E[z_d|x]) the bars of
+    inactive dimensions (variance below ``threshold``) are greyed."""
+    kl = np.asarray(kl, dtype=np.float64)
+    dims = np.arange(len(kl))
+    fig = new_figure(max(5.0, 0.35 * len(kl) + 2.5), 4.0)
+    ax = fig.subplots()
+    colours = [DATA_COLOR] * len(kl)
+    if mean_variance is not None:
+        from matplotlib.patches import Patch
+
+        colours = [DATA_COLOR if v > threshold else "0.7" for v in np.asarray(mean_variance)]
+        handles = [Patch(color=DATA_COLOR, label="active"), Patch(color="0.7", label=f"inactive (Var of mean ≤ {threshold:g})")]
+        ax.legend(handles=handles, fontsize="small")
+    ax.bar(dims, kl, color=colours)
+    ax.set_xticks(dims)
+    ax.set_xlabel("latent dimension d")
+    ax.set_ylabel(f"KL(q(z_d|x) ‖ p(z_d)) [{NATS}]")
+    ax.set_title(title or "KL per latent dimension (validation)")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_vector_interpolation(
+    alphas: Sequence[float], decoded: np.ndarray, feature_names: Sequence[str] | None = None, title: str = ""
+) -> Figure:
+    """Decoded vectors along a latent line z(α) = (1 - α) z_a + α z_b: one line per feature for a few
+    features, a heat map (feature against α) for many."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    decoded = np.asarray(decoded, dtype=np.float64).reshape(len(alphas), -1)
+    fig = new_figure(7.0, 4.5)
+    ax = fig.subplots()
+    if decoded.shape[1] <= 6:
+        names = list(feature_names or [f"x[{j}]" for j in range(decoded.shape[1])])
+        for j in range(decoded.shape[1]):
+            ax.plot(alphas, decoded[:, j], marker="o", ms=3, label=names[j])
+        ax.set_ylabel("decoded value [data units]")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    else:
+        image = ax.imshow(decoded.T, aspect="auto", origin="lower", cmap="viridis",
+                          extent=(alphas[0], alphas[-1], -0.5, decoded.shape[1] - 0.5))
+        fig.colorbar(image, ax=ax).set_label("decoded value [data units]")
+        ax.set_ylabel("feature index")
+    ax.set_xlabel("α (0: example a, 1: example b)")
+    ax.set_title(title or "Latent interpolation")
+    return fig
+
+
+def figure_problems(fig: Figure) -> list[str]:
+    """What a figure lacks: a title (its own or its panel's), and axis labels on every visible panel that
+    draws data. An empty list means it is complete."""
+    problems = []
+    suptitle = fig.get_suptitle()
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or ax.get_label() == "<colorbar>":
+            continue
+        if not (ax.lines or ax.collections or ax.patches or ax.images):
+            continue
+        if not (ax.get_title() or suptitle):
+            problems.append(f"panel {i} has no title")
+        if not ax.get_xlabel():
+            siblings = ax.get_shared_x_axes().get_siblings(ax)
+            if not any(o.get_xlabel() for o in siblings if o is not ax):  # a stack of panels labels its bottom
+                problems.append(f"panel {i} has no x label")
+        if not ax.get_ylabel():
+            problems.append(f"panel {i} has no y label")
+    return problems
 
 
 # --------------------------------------------------------------------------- categorical data
@@ -321,17 +402,21 @@ def plot_sequence_strip(
     titles: Sequence[str] | None = None,
     reference: Mapping[int, np.ndarray] | None = None,
     title: str = "",
+    axis_labels: tuple[str, str] | None = None,
 ) -> Figure:
     """One small panel per sequence: feature 1 against feature 0 (the path drawn in the plane), or the
     value against time for one feature. ``reference`` maps panel index -> a sequence drawn in grey
-    underneath (e.g. the encoded originals at both ends of an interpolation)."""
+    underneath (e.g. the encoded originals at both ends of an interpolation). ``axis_labels`` name the
+    panels' axes (default: the feature indices, or time step and value)."""
     n = len(sequences)
     cols = min(n, 8)
     rows = math.ceil(n / cols)
-    fig = new_figure(1.8 * cols, 1.9 * rows + (0.3 if title else 0.0))
+    fig = new_figure(1.9 * cols, 2.0 * rows + (0.3 if title else 0.0))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
+    planar = bool(n) and np.asarray(sequences[0]).ndim == 2 and np.asarray(sequences[0]).shape[1] >= 2
+    xlabel, ylabel = axis_labels or (("feature 0", "feature 1") if planar else ("time step", "value"))
     for i, (ax, seq) in enumerate(zip(axes, sequences)):
         for arr, style in (((reference or {}).get(i), dict(color="0.7", lw=2.5)), (seq, dict(color=MODEL_COLOR, lw=1.2))):
             if arr is None or len(arr) == 0:
@@ -345,6 +430,8 @@ def plot_sequence_strip(
                 ax.plot(arr[:, 0], **style)
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_xlabel(xlabel, fontsize="x-small")
+        ax.set_ylabel(ylabel, fontsize="x-small")
         if titles is not None:
             ax.set_title(titles[i], fontsize="small")
     if title:
@@ -459,23 +546,32 @@ def _shot_colours(n: int) -> list[Any]:
 
 
 def plot_court_trajectories(
-    originals: Sequence[np.ndarray], reconstructions: Sequence[np.ndarray], title: str = ""
+    originals: Sequence[np.ndarray],
+    reconstructions: Sequence[np.ndarray] | None = None,
+    title: str = "",
+    colours: Sequence[Any] | None = None,
 ) -> Figure:
-    """Original (solid) and reconstructed (dashed) ball trajectories ``(T, 3)`` in metres: a top view of
-    the half court and a side view (horizontal distance from the rim centre against height)."""
+    """Ball trajectories ``(T, 3)`` in metres: a top view of the half court and a side view (horizontal
+    distance from the rim centre along the shot against height). With ``reconstructions`` each is drawn
+    dashed over its original, in the same colour."""
     fig = new_figure(12.0, 5.2)
     top, side = fig.subplots(1, 2, width_ratios=[1.15, 1.0])
     draw_half_court(top)
     _draw_hoop_side(side)
-    for colour, orig, recon in zip(_shot_colours(len(originals)), originals, reconstructions):
+    colours = list(colours) if colours is not None else _shot_colours(len(originals))
+    pairs = zip(originals, reconstructions) if reconstructions is not None else ((o, None) for o in originals)
+    for colour, (orig, recon) in zip(colours, pairs):
         for arr, style in ((orig, "-"), (recon, "--")):
+            if arr is None:
+                continue
             arr = np.asarray(arr, dtype=np.float64)
             top.plot(arr[:, 0], arr[:, 1], style, color=colour, lw=1.3)
             side.plot(_along_shot(arr, orig), arr[:, 2], style, color=colour, lw=1.3)
         top.plot(orig[0, 0], orig[0, 1], "o", color=colour, ms=4)
-    for style, name in (("-", "original"), ("--", "reconstruction")):
-        side.plot([], [], style, color="0.3", label=name)
-    side.legend(loc="upper right")
+    if reconstructions is not None:
+        for style, name in (("-", "original"), ("--", "reconstruction")):
+            side.plot([], [], style, color="0.3", label=name)
+        side.legend(loc="upper right")
     side.set_title("Side view")
     top.set_title("Top view (dots: release points)")
     fig.suptitle(title or "Trajectories: originals and reconstructions")
@@ -517,4 +613,35 @@ def plot_latent_grid_trajectories(
     top.set_title("Decoded trajectories, top view")
     side.set_title("Decoded trajectories, side view")
     fig.suptitle(title or "Trajectories decoded along a latent grid")
+    return fig
+
+
+def plot_trajectories_3d(
+    sequences: Sequence[np.ndarray],
+    references: Sequence[np.ndarray] | None = None,
+    title: str = "",
+    axis_labels: tuple[str, str, str] = ("feature 0", "feature 1", "feature 2"),
+) -> Figure:
+    """Paths through 3-D space in one perspective view; with ``references`` each is drawn solid and the
+    sequence dashed over it in the same colour (e.g. originals and reconstructions)."""
+    fig = new_figure(7.0, 6.0)
+    ax = fig.add_subplot(projection="3d")
+    colours = _shot_colours(len(sequences))
+    refs = list(references) if references is not None else [None] * len(sequences)
+    for colour, seq, ref in zip(colours, sequences, refs):
+        for arr, style in ((ref, "-"), (seq, "--" if ref is not None else "-")):
+            if arr is None:
+                continue
+            arr = np.asarray(arr, dtype=np.float64)
+            ax.plot(arr[:, 0], arr[:, 1], arr[:, 2], style, color=colour, lw=1.2)
+        start = np.asarray(ref if ref is not None else seq, dtype=np.float64)
+        ax.scatter(start[:1, 0], start[:1, 1], start[:1, 2], color=colour, s=12)
+    if references is not None:
+        ax.plot([], [], "-", color="0.3", label="original")
+        ax.plot([], [], "--", color="0.3", label="reconstruction")
+        ax.legend(fontsize="small")
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_zlabel(axis_labels[2])
+    ax.set_title(title or "Trajectories (dots: first step)")
     return fig

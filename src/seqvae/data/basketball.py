@@ -54,6 +54,10 @@ DRAG_COEFFICIENT = 0.47
 DRAG_K = AIR_DENSITY * DRAG_COEFFICIENT * math.pi * BALL_RADIUS**2 / (2 * BALL_MASS)
 
 FEATURES = ("x", "y", "z")
+LABEL_UNITS = {  # the units of simulate_shots' and read_sportvu's labels
+    "start_x": "m", "start_y": "m", "distance": "m", "release_height": "m", "release_speed": "m/s",
+    "release_angle": "degrees", "length": "frames at 25 Hz",
+}
 
 
 def three_point_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:

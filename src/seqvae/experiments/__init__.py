@@ -58,8 +58,12 @@ def run_experiment(
     preset: str | None = None,
     progress: bool = True,
     data: str | Path | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Run experiment ``name`` into ``out_dir`` and return its metrics; ``data`` replaces its built-in data."""
+    """Run experiment ``name`` into ``out_dir`` and return its metrics; ``data`` replaces its built-in data.
+
+    With ``report`` the run's ``report.html`` (:func:`seqvae.report.build_report`) is written at the end.
+    """
     exps = available()
     if name not in exps:
         raise ConfigError(f"unknown experiment {name!r}; available: {', '.join(exps)}")
@@ -72,4 +76,9 @@ def run_experiment(
         extra["data"] = data
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return exp.run(out, seed=seed, overrides=list(overrides), preset=preset, progress=progress, **extra)
+    metrics = exp.run(out, seed=seed, overrides=list(overrides), preset=preset, progress=progress, **extra)
+    if metrics and report:  # not in the extra processes of a multi-process run, which return no metrics
+        from seqvae.report import build_report
+
+        build_report(out, seed=seed)
+    return metrics
