@@ -373,3 +373,30 @@ def test_vrae_learns_the_two_generating_parameters(tmp_path: Path) -> None:
     for name in ("amplitude", "phase"):
         target = bundle.val.labels[name].numpy()
         assert max(probe_r2(mu, target, "linear"), probe_r2(mu, target, "knn")) >= 0.9, name
+
+
+def test_unscaled_features_pass_normalisation_and_to_relative_inverts_to_absolute() -> None:
+    from seqvae.config import DataConfig, SequenceDataConfig
+    from seqvae.data.readers import SequenceTable
+    from seqvae.data.sequences import to_absolute
+    from seqvae.data.sources import bundle_sequences, prepare_sequences
+
+    rng = np.random.default_rng(0)
+    seqs = []
+    for _ in range(40):
+        xy = np.cumsum(rng.normal(5.0, 2.0, (30, 2)), axis=0)
+        pen = (rng.random((30, 1)) < 0.1).astype(np.float64)
+        seqs.append(np.concatenate([xy, pen], axis=1).astype(np.float32))
+    table = SequenceTable([s.copy() for s in seqs], [str(i) for i in range(40)], ["x", "y", "pen"], {}, "test")
+    cfg = DataConfig(kind="file", normalize=True, sequence=SequenceDataConfig(to_relative=[0, 1], unscaled=[2]))
+    prepared = prepare_sequences(table, cfg.sequence, seed=0)
+    for orig, rel in zip(seqs, prepared.sequences):
+        np.testing.assert_allclose(to_absolute(rel, [0, 1]), orig, rtol=1e-5, atol=1e-3)
+        np.testing.assert_array_equal(rel[:, 2], orig[:, 2])
+    bundle = bundle_sequences(prepared, cfg, seed=0)
+    assert bundle.normalizer.mean[2] == 0.0 and bundle.normalizer.std[2] == 1.0
+    assert bundle.normalizer.std[0] != 1.0
+    values = bundle.train.values.numpy()[bundle.train.mask.numpy()]
+    assert set(np.unique(values[:, 2])) <= {0.0, 1.0}  # the flag is still binary for a Bernoulli head
+    with pytest.raises(ConfigError, match="both"):
+        SequenceDataConfig(to_absolute=[0], to_relative=[0])

@@ -283,6 +283,8 @@ class SequenceDataConfig:
     time_column: str = "t"
     min_length: int = 2  # shorter sequences are refused as errors in the data
     to_absolute: list[int] = field(default_factory=list)  # feature indices holding per-step offsets, summed up
+    to_relative: list[int] = field(default_factory=list)  # feature indices turned into per-step offsets (step 0 kept)
+    unscaled: list[int] = field(default_factory=list)  # feature indices normalisation leaves as they are (binary flags)
     resample: Literal["none", "linear", "random"] = "none"  # to ``length`` steps; random = source 001's scheme
     length: int | None = None
     bucket: bool = False  # batch sequences of similar length together (less padding)
@@ -292,8 +294,11 @@ class SequenceDataConfig:
             raise ConfigError(f"data.sequence.min_length must be >= 1, got {self.min_length}")
         if self.resample != "none" and (self.length is None or self.length < 2):
             raise ConfigError("data.sequence.resample needs data.sequence.length >= 2 (the target number of steps)")
-        if any(i < 0 for i in self.to_absolute):
-            raise ConfigError("data.sequence.to_absolute holds feature indices, which must be >= 0")
+        for name in ("to_absolute", "to_relative", "unscaled"):
+            if any(i < 0 for i in getattr(self, name)):
+                raise ConfigError(f"data.sequence.{name} holds feature indices, which must be >= 0")
+        if set(self.to_absolute) & set(self.to_relative):
+            raise ConfigError("a feature cannot be in both data.sequence.to_absolute and data.sequence.to_relative")
 
 
 @dataclass

@@ -6,7 +6,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,15 +108,24 @@ class Normalizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray, mask: np.ndarray | None = None, min_std: float = 1e-8) -> Normalizer:
+    def fit(
+        cls, values: np.ndarray, mask: np.ndarray | None = None, min_std: float = 1e-8, unscaled: Sequence[int] = ()
+    ) -> Normalizer:
+        """Mean and std per feature of ``values`` (real steps only with ``mask``); the features in
+        ``unscaled`` keep mean 0 and std 1, i.e. pass through unchanged (e.g. binary flags)."""
         flat = values.reshape(-1, values.shape[-1])
         if mask is not None:
             flat = flat[mask.reshape(-1).astype(bool)]
         if len(flat) == 0:
             raise DataError("cannot fit a normaliser on an empty training split")
-        mean = flat.mean(0)
-        std = np.maximum(flat.std(0), min_std)
-        return cls(mean.astype(np.float64), std.astype(np.float64))
+        mean = flat.mean(0).astype(np.float64)
+        std = np.maximum(flat.std(0), min_std).astype(np.float64)
+        bad = [i for i in unscaled if not 0 <= i < len(mean)]
+        if bad:
+            raise DataError(f"feature {bad[0]} to leave unscaled does not exist ({len(mean)} features)")
+        mean[list(unscaled)] = 0.0
+        std[list(unscaled)] = 1.0
+        return cls(mean, std)
 
     @classmethod
     def identity(cls, features: int) -> Normalizer:

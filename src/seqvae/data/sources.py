@@ -11,7 +11,14 @@ from seqvae.config import DataConfig, SequenceDataConfig
 from seqvae.data import basketball, toy
 from seqvae.data.arrays import DataBundle, Normalizer, bundle_arrays, read_array_file
 from seqvae.data.readers import SequenceTable, read_sequences
-from seqvae.data.sequences import SequenceDataset, resample_linear, resample_random, split_by_id, to_absolute
+from seqvae.data.sequences import (
+    SequenceDataset,
+    resample_linear,
+    resample_random,
+    split_by_id,
+    to_absolute,
+    to_relative,
+)
 from seqvae.errors import ConfigError, DataError
 
 # a generator returns (values, labels): an (N, F) array of vectors, or a list of (T_i, F) sequences
@@ -108,9 +115,10 @@ def load_sequences(cfg: DataConfig, seed: int) -> SequenceTable:
 def prepare_sequences(table: SequenceTable, seq_cfg: SequenceDataConfig, seed: int) -> SequenceTable:
     """Apply ``to_absolute`` and resampling to every sequence of ``table`` (in place; returned)."""
     seqs = table.sequences
-    bad = [i for i in seq_cfg.to_absolute if i >= table.features]
-    if bad:
-        raise ConfigError(f"data.sequence.to_absolute: feature {bad[0]} does not exist ({table.features} features)")
+    for name in ("to_absolute", "to_relative", "unscaled"):
+        bad = [i for i in getattr(seq_cfg, name) if i >= table.features]
+        if bad:
+            raise ConfigError(f"data.sequence.{name}: feature {bad[0]} does not exist ({table.features} features)")
     if seq_cfg.to_absolute:
         seqs = [to_absolute(s, seq_cfg.to_absolute).astype(np.float32) for s in seqs]
     if seq_cfg.resample == "linear":
@@ -118,6 +126,8 @@ def prepare_sequences(table: SequenceTable, seq_cfg: SequenceDataConfig, seed: i
     elif seq_cfg.resample == "random":
         rng = np.random.default_rng([seed, 1])
         seqs = [resample_random(s, seq_cfg.length, rng) for s in seqs]
+    if seq_cfg.to_relative:  # after resampling, which works on positions
+        seqs = [to_relative(s, seq_cfg.to_relative).astype(np.float32) for s in seqs]
     table.sequences = seqs
     return table
 
@@ -131,7 +141,7 @@ def bundle_sequences(table: SequenceTable, cfg: DataConfig, seed: int) -> DataBu
     normalizer = None
     if cfg.normalize:
         flat = np.concatenate([table.sequences[i] for i in splits["train"]])
-        normalizer = Normalizer.fit(flat)
+        normalizer = Normalizer.fit(flat, unscaled=cfg.sequence.unscaled)
     model_seqs = [normalizer.transform(s) for s in table.sequences] if normalizer is not None else table.sequences
 
     def make(idx: np.ndarray) -> SequenceDataset:
