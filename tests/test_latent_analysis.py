@@ -85,3 +85,22 @@ def test_sequence_densities_gain_one_jacobian_per_real_step():
     assert normalizer_log_jacobian(norm, SequenceDataset(seqs)) == pytest.approx(3.0 * per_step)
     assert normalizer_log_jacobian(norm, ArrayDataset(np.zeros((5, 2), np.float32))) == pytest.approx(per_step)
     assert normalizer_log_jacobian(None, SequenceDataset(seqs)) == 0.0
+
+
+def test_uniform_ball_fills_the_ball_uniformly():
+    import torch
+
+    from seqvae.analysis.latent import uniform_ball
+
+    centres = torch.tensor([[0.0, 0.0], [3.0, -1.0]])
+    z, dist = uniform_ball(centres, 20000, 0.5, torch.Generator().manual_seed(0))
+    assert z.shape == (2, 20000, 2) and dist.shape == (2, 20000)
+    offsets = z - centres[:, None, :]
+    np.testing.assert_allclose(offsets.norm(dim=-1).numpy(), dist.numpy(), rtol=1e-5, atol=1e-6)
+    assert float(dist.max()) <= 0.5
+    # uniform in a disc: a quarter of the points lie within half the radius
+    assert abs(float((dist < 0.25).float().mean()) - 0.25) < 0.01
+    one, _ = uniform_ball(torch.zeros(3), 5, 1.0, torch.Generator().manual_seed(1))
+    assert one.shape == (5, 3)
+    with pytest.raises(ValueError, match="radius"):
+        uniform_ball(torch.zeros(2), 3, -1.0)

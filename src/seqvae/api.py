@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from seqvae.analysis.evaluation import evaluate_model, normalizer_log_jacobian
+from seqvae.analysis.latent import uniform_ball
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
 from seqvae.data.arrays import ArrayDataset, read_array_file, save_npz_atomic, write_json_atomic
@@ -250,11 +251,8 @@ def sample_near_run(
     dataset = _run_sequences(loaded, data, seed)
     _pick(dataset, index, "--near")
     centre, _ = encode_dataset(loaded, SequenceDataset(dataset.__getitems__([index]).unpad()), seed)
-    gen = torch.Generator().manual_seed(seed)
-    direction = torch.randn(n, centre.shape[1], generator=gen)
-    direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    dist = radius * torch.rand(n, 1, generator=gen) ** (1.0 / centre.shape[1])  # uniform in the ball
-    z = centre + dist * direction
+    z, dist = uniform_ball(centre[0], n, radius, torch.Generator().manual_seed(seed))
+    dist = dist[:, None]
     if length is None and loaded.model.config.end_of_sequence is False:
         length = int(dataset.lengths[index])
     values, lengths = loaded.model.generate(z, length)

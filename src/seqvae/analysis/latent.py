@@ -34,6 +34,7 @@ __all__ = [
     "probe_r2",
     "reconstruction_rmse",
     "sequence_reconstructions",
+    "uniform_ball",
     "sequence_reconstruction_rmse",
 ]
 
@@ -106,6 +107,24 @@ def probe_labels(
         else:
             out[name] = {f"r2_{k}": probe_r2(latents, values, k, folds, seed) for k in ("linear", "knn")}
     return out
+
+
+def uniform_ball(
+    centres: torch.Tensor, n: int, radius: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points drawn uniformly from the ball of ``radius`` around each row of ``centres`` ``(B, D)``
+    (or one centre ``(D,)``): latent neighbours of an example (source 001's augmentation). Returns
+    ``(z, distance)`` of shapes ``(B, n, D)`` and ``(B, n)`` (without the B axis for one centre)."""
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    single = centres.dim() == 1
+    c = centres[None] if single else centres
+    b, d = c.shape
+    direction = torch.randn(b, n, d, generator=generator, dtype=c.dtype)
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    dist = radius * torch.rand(b, n, generator=generator, dtype=c.dtype) ** (1.0 / d)
+    z = c[:, None, :] + dist[..., None] * direction.to(c.device)
+    return (z[0], dist[0]) if single else (z, dist)
 
 
 def _batches(dataset: SequenceDataset, batch_size: int) -> Iterator[SequenceBatch]:
