@@ -199,7 +199,9 @@ def figure_problems(fig: Figure) -> list[str]:
             if not any(o.get_xlabel() for o in siblings if o is not ax):  # a stack of panels labels its bottom
                 problems.append(f"panel {i} has no x label")
         if not ax.get_ylabel():
-            problems.append(f"panel {i} has no y label")
+            siblings = ax.get_shared_y_axes().get_siblings(ax)
+            if not any(o.get_ylabel() for o in siblings if o is not ax):  # a row of panels labels its first
+                problems.append(f"panel {i} has no y label")
     return problems
 
 
@@ -644,4 +646,49 @@ def plot_trajectories_3d(
     ax.set_ylabel(axis_labels[1])
     ax.set_zlabel(axis_labels[2])
     ax.set_title(title or "Trajectories (dots: first step)")
+    return fig
+
+
+# --------------------------------------------------------------------------- pen strokes
+
+
+def draw_strokes(ax: Any, points: np.ndarray, color: Any = "black", lw: float = 1.6) -> None:
+    """One handwritten digit ``(T, 3)`` (x, y, pen_up; image coordinates, y down): the pen-down segments
+    only, never the jump to the next stroke."""
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) == 0:
+        return
+    breaks = np.flatnonzero(p[:-1, 2] >= 0.5) + 1
+    for stroke in np.split(p[:, :2], breaks):
+        ax.plot(stroke[:, 0], stroke[:, 1], color=color, lw=lw, solid_capstyle="round")
+
+
+def plot_stroke_grid(
+    rows: Sequence[Sequence[np.ndarray]],
+    row_titles: Sequence[str] | None = None,
+    col_titles: Sequence[str] | None = None,
+    title: str = "",
+    box: tuple[float, float] = (0.0, 28.0),
+) -> Figure:
+    """Digits drawn as pen strokes in a grid of panels sharing the MNIST pixel box (``rows`` of ``(T, 3)``
+    arrays; a ``None`` leaves a cell empty). Row titles label the rows' first panels."""
+    n_rows = len(rows)
+    n_cols = max(len(r) for r in rows)
+    fig = new_figure(1.25 * n_cols + 0.8, 1.3 * n_rows + 0.6)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i, j]
+            if j < len(row) and row[j] is not None:
+                draw_strokes(ax, row[j])
+            ax.set_xlim(*box)
+            ax.set_ylim(box[1], box[0])  # image coordinates: y grows downwards
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize="xx-small", length=2)
+            if i == 0 and col_titles is not None and j < len(col_titles):
+                ax.set_title(col_titles[j], fontsize="small")
+        axes[i, 0].set_ylabel(f"{row_titles[i]}\ny [px]" if row_titles is not None else "y [px]", fontsize="small")
+    for ax in axes[-1]:
+        ax.set_xlabel("x [px]", fontsize="small")
+    fig.suptitle(title or "Pen strokes")
     return fig
