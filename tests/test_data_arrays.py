@@ -202,7 +202,7 @@ def test_generators_are_seeded_and_validate_their_parameters() -> None:
     assert a.shape == (64, 3) and np.array_equal(a, b) and not np.array_equal(a, c)
     d, _ = generate("gaussian-mixture", {"n": 64, "dim": 3, "seed": 1}, seed=9)  # params may pin the seed
     assert np.array_equal(a, d)
-    with pytest.raises(ConfigError, match="data.kind 'mnist' is not known; choose one of: file, basketball, dmol-bimodal"):
+    with pytest.raises(ConfigError, match="data.kind 'mnist' is not known; choose one of: file, basketball, de-jong, dmol-bimodal"):
         generate("mnist", {}, seed=0)
     with pytest.raises(ConfigError, match="unknown config key data.params.size for data.kind=dmol-bimodal"):
         generate("dmol-bimodal", {"size": 3}, seed=0)

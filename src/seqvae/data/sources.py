@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seqvae.config import DataConfig, SequenceDataConfig
-from seqvae.data import basketball, toy
+from seqvae.data import basketball, strokes, toy
 from seqvae.data.arrays import DataBundle, Normalizer, bundle_arrays, read_array_file
 from seqvae.data.readers import SequenceTable, read_sequences
 from seqvae.data.sequences import (
@@ -26,10 +26,12 @@ Generator = Callable[..., tuple[Any, dict[str, np.ndarray]]]
 
 GENERATORS: dict[str, Generator] = {
     "basketball": basketball.simulate_shots,
+    "de-jong": strokes.de_jong_digits,
     "sportvu": basketball.sportvu_shots,
     "dmol-bimodal": toy.dmol_bimodal,
     "dmol-categorical": toy.dmol_categorical,
     "gaussian-mixture": toy.gaussian_mixture,
+    "handwritten-digits": strokes.handwritten_digits,
     "linear-gaussian": toy.linear_gaussian,
     "sinusoids": toy.sinusoids,
 }
