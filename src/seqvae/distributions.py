@@ -15,8 +15,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import (
     Bernoulli,
+    Categorical,
     Distribution,
     Independent,
+    MixtureSameFamily,
+    MultivariateNormal,
     Normal,
     OneHotCategorical,
     kl_divergence,
@@ -199,3 +202,123 @@ def build_likelihood(cfg: LikelihoodConfig, features: int) -> LikelihoodHead:
     raise ConfigError(f"unknown likelihood kind {cfg.kind!r}")  # pragma: no cover - Literal guards it
 
 
+
+
+# --------------------------------------------------------------------------- pen strokes (Sketch-RNN)
+
+
+def bivariate_scale_tril(std_x: Tensor, std_y: Tensor, rho: Tensor) -> Tensor:
+    """Cholesky factor ``(..., 2, 2)`` of the covariance [[sx², ρ sx sy], [ρ sx sy, sy²]]."""
+    zero = torch.zeros_like(std_x)
+    row0 = torch.stack([std_x, zero], dim=-1)
+    row1 = torch.stack([rho * std_y, std_y * torch.sqrt(1.0 - rho * rho)], dim=-1)
+    return torch.stack([row0, row1], dim=-2)
+
+
+def bivariate_gaussian_mixture(logits: Tensor, loc: Tensor, scale_tril: Tensor) -> MixtureSameFamily:
+    """Mixture of K bivariate Gaussians: ``logits`` ``(..., K)``, ``loc`` ``(..., K, 2)``, ``scale_tril`` ``(..., K, 2, 2)``.
+
+    Batch shape ``(...)``, event shape ``(2,)``.
+    """
+    return MixtureSameFamily(
+        Categorical(logits=logits, validate_args=False),
+        MultivariateNormal(loc, scale_tril=scale_tril, validate_args=False),
+        validate_args=False,
+    )
+
+
+class StrokeDistribution(Distribution):
+    """Per-step p(dx, dy, pen_up): a mixture of bivariate Gaussians over the offset (dx, dy) times an
+    independent Bernoulli over ``pen_up`` (Sketch-RNN's output distribution, Ha & Eck 2017, with the
+    pen reduced to one binary state).
+
+    Batch shape is the step shape (e.g. ``(B, T)``) and the event is one step ``(3,)``;
+    ``log_prob(value)`` returns log p(dx, dy) + log p(pen_up) per step, so :func:`masked_log_prob`
+    sums it over the real steps. ``mean`` is (mixture mean, P(pen_up = 1)); :meth:`point` thresholds
+    the pen probability at 1/2.
+    """
+
+    arg_constraints: dict = {}
+
+    def __init__(self, offsets: MixtureSameFamily, pen_logits: Tensor) -> None:
+        self.offsets = offsets
+        self.pen = Bernoulli(logits=pen_logits, validate_args=False)
+        super().__init__(pen_logits.shape, torch.Size([3]), validate_args=False)
+
+    # -- densities ------------------------------------------------------------------------------
+    def offset_log_prob(self, value: Tensor) -> Tensor:
+        """log p(dx, dy) under the mixture, one value per step."""
+        return self.offsets.log_prob(value[..., :2])
+
+    def pen_log_prob(self, value: Tensor) -> Tensor:
+        """log p(pen_up) under the Bernoulli, one value per step."""
+        return self.pen.log_prob(value[..., 2])
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return self.offset_log_prob(value) + self.pen_log_prob(value)
+
+    # -- summaries and draws ---------------------------------------------------------------------
+    @property
+    def mean(self) -> Tensor:
+        return torch.cat([self.offsets.mean, self.pen.probs[..., None]], dim=-1)
+
+    def point(self) -> Tensor:
+        """Mixture mean of (dx, dy) and pen_up = 1 where its probability exceeds 1/2."""
+        pen = (self.pen.probs > 0.5).to(self.pen.probs.dtype)
+        return torch.cat([self.offsets.mean, pen[..., None]], dim=-1)
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
+        """Draw a component, then (dx, dy) from it, and pen_up from the Bernoulli (torch's global RNG)."""
+        with torch.no_grad():
+            offsets = self.offsets.sample(sample_shape)
+            pen = self.pen.sample(sample_shape)
+            return torch.cat([offsets, pen[..., None]], dim=-1)
+
+    def tempered(self, temperature: float) -> StrokeDistribution:
+        """Sketch-RNN's temperature τ: mixture and pen logits divided by τ, component variances times τ."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if temperature == 1.0:
+            return self
+        mix = self.offsets.mixture_distribution.logits
+        comp = self.offsets.component_distribution
+        offsets = bivariate_gaussian_mixture(mix / temperature, comp.loc, comp.scale_tril * temperature**0.5)
+        return StrokeDistribution(offsets, self.pen.logits / temperature)
+
+
+class StrokeMixtureHead(nn.Module):
+    """Decoder outputs ``(..., 6K + 1)`` -> :class:`StrokeDistribution` over ``(dx, dy, pen_up)``.
+
+    Layout of the outputs: K mixture logits (softmax weights), K x-means, K y-means, K raw x-stds,
+    K raw y-stds (softplus + ``min_std``), K raw correlations (``max_rho`` * tanh) and one pen-up
+    logit. With ``scale`` the network works in units of ``scale`` pixels: means and the softplus
+    part of the stds are multiplied by it, so the density stays over the data's own units.
+    """
+
+    def __init__(self, mixtures: int, min_std: float = 1e-2, max_rho: float = 0.95, scale: float = 1.0) -> None:
+        super().__init__()
+        if mixtures < 1:
+            raise ConfigError(f"a stroke mixture needs at least one component, got {mixtures}")
+        if min_std <= 0:
+            raise ConfigError(f"min_std must be > 0, got {min_std}")
+        if not 0.0 < max_rho < 1.0:
+            raise ConfigError(f"max_rho must be in (0, 1), got {max_rho}")
+        if scale <= 0:
+            raise ConfigError(f"scale must be > 0, got {scale}")
+        self.mixtures, self.min_std, self.max_rho, self.scale = int(mixtures), float(min_std), float(max_rho), float(scale)
+
+    @property
+    def num_params(self) -> int:
+        return 6 * self.mixtures + 1
+
+    def forward(self, params: Tensor) -> StrokeDistribution:
+        k = self.mixtures
+        logits, mx, my, sx, sy, rho = params[..., : 6 * k].split(k, dim=-1)
+        loc = torch.stack([mx, my], dim=-1) * self.scale
+        std_x = F.softplus(sx) * self.scale + self.min_std
+        std_y = F.softplus(sy) * self.scale + self.min_std
+        tril = bivariate_scale_tril(std_x, std_y, self.max_rho * torch.tanh(rho))
+        return StrokeDistribution(bivariate_gaussian_mixture(logits, loc, tril), params[..., 6 * k])
+
+    def point(self, dist: StrokeDistribution) -> Tensor:
+        return dist.point()

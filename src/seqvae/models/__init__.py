@@ -4,6 +4,7 @@ from seqvae.models.base import MODEL_REGISTRY, VAE, ModelOutput, build_model, pa
 from seqvae.models.linear import LinearGaussianVAE
 from seqvae.models.mlp import MLPVAE
 from seqvae.models.recurrent import VRAE, StackedLSTMVAE
+from seqvae.models.sketch import StrokeMDNVAE
 
 __all__ = [
     "MODEL_REGISTRY",
@@ -11,6 +12,7 @@ __all__ = [
     "LinearGaussianVAE",
     "MLPVAE",
     "StackedLSTMVAE",
+    "StrokeMDNVAE",
     "VRAE",
     "ModelOutput",
     "build_model",
