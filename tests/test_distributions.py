@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -332,3 +333,30 @@ def test_independent_event_is_last_axis_only() -> None:
     # one value per example (or per step): the event shape must be the feature axis alone
     dist = GaussianFixedStd(FEAT)(torch.zeros(B, T, FEAT))
     assert isinstance(dist, Independent) and dist.batch_shape == (B, T) and dist.event_shape == (FEAT,)
+
+
+def test_mixed_head_is_gaussian_on_coordinates_and_bernoulli_on_flags() -> None:
+    from scipy.stats import norm
+
+    from seqvae.distributions import LikelihoodConfig, MixedHead, build_likelihood
+
+    head = build_likelihood(LikelihoodConfig(kind="gaussian", std=0.5, bernoulli_features=[1]), 3)
+    assert isinstance(head, MixedHead) and head.num_params == 3
+    params = torch.tensor([[0.2, 1.5, -1.0], [1.0, -2.0, 0.0]])  # (mean_0, mean_2, logit_1) per row
+    x = torch.tensor([[0.0, 1.0, -0.5], [2.0, 0.0, 0.5]])
+    dist = head(params)
+    expected = []
+    for p, v in zip(params.numpy(), x.numpy()):
+        gauss = norm.logpdf(v[0], p[0], 0.5) + norm.logpdf(v[2], p[1], 0.5)
+        prob = 1 / (1 + np.exp(-p[2]))
+        expected.append(gauss + (np.log(prob) if v[1] == 1 else np.log(1 - prob)))
+    np.testing.assert_allclose(dist.log_prob(x).numpy(), expected, rtol=1e-5)
+    mean = dist.mean
+    np.testing.assert_allclose(mean[:, [0, 2]].numpy(), params[:, :2].numpy())
+    np.testing.assert_allclose(mean[:, 1].numpy(), torch.sigmoid(params[:, 2]).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(head.point_from_params(params).numpy(), mean.numpy(), rtol=1e-6)
+    assert set(dist.sample().numpy()[:, 1].tolist()) <= {0.0, 1.0}
+    with pytest.raises(ConfigError, match="gaussian"):
+        LikelihoodConfig(kind="bernoulli", bernoulli_features=[0])
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_likelihood(LikelihoodConfig(bernoulli_features=[5]), 3)

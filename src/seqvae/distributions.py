@@ -7,7 +7,7 @@ value per example (or per time step): the event dimension is always the last (fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -89,12 +89,17 @@ class LikelihoodConfig:
     std: float = 0.1  # gaussian: the fixed decoder standard deviation
     std_mode: Literal["feature", "output"] = "feature"  # gaussian-learned: one std per feature, or per output
     min_std: float = 1e-3  # gaussian-learned: floor on the std
+    bernoulli_features: list[int] = field(default_factory=list)  # gaussian kinds: binary features (e.g. pen state)
 
     def __post_init__(self) -> None:
         if self.std <= 0:
             raise ConfigError(f"likelihood.std must be > 0, got {self.std}")
         if self.min_std <= 0:
             raise ConfigError(f"likelihood.min_std must be > 0, got {self.min_std}")
+        if self.bernoulli_features and self.kind not in ("gaussian", "gaussian-learned"):
+            raise ConfigError("likelihood.bernoulli_features goes with a gaussian likelihood kind")
+        if any(i < 0 for i in self.bernoulli_features) or len(set(self.bernoulli_features)) != len(self.bernoulli_features):
+            raise ConfigError("likelihood.bernoulli_features must be distinct feature indices >= 0")
 
 
 class LikelihoodHead(nn.Module):
@@ -189,8 +194,76 @@ class CategoricalHead(LikelihoodHead):
         return torch.softmax(params, dim=-1)
 
 
+class MixedDistribution(Distribution):
+    """Gaussian features and Bernoulli features of one vector, independent given their parameters:
+    ``log p(x) = log N(x_c) + log Bernoulli(x_b)`` with event shape ``(features,)``."""
+
+    arg_constraints: dict = {}
+
+    def __init__(self, gaussian: Distribution, bernoulli: Distribution, continuous: Tensor, binary: Tensor) -> None:
+        self.gaussian, self.bernoulli = gaussian, bernoulli
+        self.continuous, self.binary = continuous, binary
+        features = len(continuous) + len(binary)
+        super().__init__(gaussian.batch_shape, torch.Size([features]), validate_args=False)
+
+    def _join(self, cont: Tensor, bits: Tensor) -> Tensor:
+        out = cont.new_empty((*cont.shape[:-1], len(self.continuous) + len(self.binary)))
+        out[..., self.continuous] = cont
+        out[..., self.binary] = bits.to(cont.dtype)
+        return out
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return self.gaussian.log_prob(value[..., self.continuous]) + self.bernoulli.log_prob(value[..., self.binary])
+
+    @property
+    def mean(self) -> Tensor:
+        return self._join(self.gaussian.mean, self.bernoulli.mean)
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
+        return self._join(self.gaussian.sample(sample_shape), self.bernoulli.sample(sample_shape))
+
+
+class MixedHead(LikelihoodHead):
+    """A Gaussian head for most features and Bernoulli logits for the ``binary`` ones (e.g. a pen state):
+    squared error on the coordinates, a proper probability for the flags."""
+
+    def __init__(self, features: int, binary: list[int], gaussian: LikelihoodHead) -> None:
+        super().__init__(features)
+        if any(i >= features for i in binary):
+            raise ConfigError(f"likelihood.bernoulli_features: feature {max(binary)} does not exist ({features} features)")
+        if len(binary) >= features:
+            raise ConfigError("likelihood.bernoulli_features leaves no Gaussian feature; use kind: bernoulli")
+        self.register_buffer("binary", torch.tensor(sorted(binary), dtype=torch.long), persistent=False)
+        self.register_buffer("continuous", torch.tensor([i for i in range(features) if i not in binary], dtype=torch.long),
+                             persistent=False)
+        self.gaussian = gaussian
+
+    @property
+    def num_params(self) -> int:
+        return self.gaussian.num_params + len(self.binary)
+
+    def _split(self, params: Tensor) -> tuple[Tensor, Tensor]:
+        return params[..., : self.gaussian.num_params], params[..., self.gaussian.num_params :]
+
+    def forward(self, params: Tensor) -> Distribution:
+        gauss, logits = self._split(params)
+        bern = Independent(Bernoulli(logits=logits, validate_args=False), 1)
+        return MixedDistribution(self.gaussian(gauss), bern, self.continuous, self.binary)
+
+    def point_from_params(self, params: Tensor) -> Tensor:
+        gauss, logits = self._split(params)
+        out = params.new_empty((*params.shape[:-1], self.features))
+        out[..., self.continuous] = self.gaussian.point_from_params(gauss)
+        out[..., self.binary] = torch.sigmoid(logits)
+        return out
+
+
 def build_likelihood(cfg: LikelihoodConfig, features: int) -> LikelihoodHead:
-    """Construct the head named by ``cfg.kind``."""
+    """Construct the head named by ``cfg.kind`` (Gaussian kinds with Bernoulli features when asked)."""
+    if cfg.bernoulli_features:
+        inner = LikelihoodConfig(kind=cfg.kind, std=cfg.std, std_mode=cfg.std_mode, min_std=cfg.min_std)
+        continuous = features - len(cfg.bernoulli_features)
+        return MixedHead(features, list(cfg.bernoulli_features), build_likelihood(inner, max(continuous, 1)))
     if cfg.kind == "gaussian":
         return GaussianFixedStd(features, cfg.std)
     if cfg.kind == "gaussian-learned":
