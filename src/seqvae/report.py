@@ -43,6 +43,7 @@ INTERPOLATION_STEPS = 7
 MAX_SCATTERS = 12  # labels drawn in the latent section
 MAX_POINTS = 2000  # latent means drawn per scatter
 COURT_KINDS = ("basketball", "sportvu")
+STROKE_KINDS = ("handwritten-digits", "de-jong")
 SECTIONS = (  # id, heading; every report has these, in this order (a section says why when it is empty)
     ("overview", "Overview"),
     ("metrics", "Metrics"),
@@ -155,7 +156,7 @@ class _Context:
     bundle: DataBundle
     split: SequenceDataset | ArrayDataset
     split_name: str
-    view: str  # "court", "paths" (2-D), "paths3d", "series" (1 feature) or "vectors"
+    view: str  # "court", "strokes", "paths" (2-D), "paths3d", "series" (1 feature) or "vectors"
     seed: int
 
     @property
@@ -172,6 +173,8 @@ def _view(loaded: LoadedModel, bundle: DataBundle) -> str:
         return "vectors"
     if loaded.run is not None and loaded.run.data.kind in COURT_KINDS and bundle.features == 3:
         return "court"
+    if loaded.run is not None and loaded.run.data.kind in STROKE_KINDS and bundle.features == 3:
+        return "strokes"
     return {1: "series", 3: "paths3d"}.get(bundle.features, "paths")
 
 
@@ -182,6 +185,11 @@ def _sequence_figure(ctx: _Context, sequences: list[np.ndarray], title: str, ref
                                              sequences if refs is not None else None, title, colours)
     if ctx.view == "paths3d":
         return plots.plot_trajectories_3d(sequences, refs, title)
+    if ctx.view == "strokes":
+        digits = [_digit(ctx, s) for s in sequences]
+        if refs is not None:
+            return plots.plot_stroke_grid([[_digit(ctx, r) for r in refs], digits], ["original", "model"], titles, title)
+        return plots.plot_stroke_grid([digits[i : i + 8] for i in range(0, len(digits), 8)], None, titles, title)
     reference = dict(enumerate(refs)) if refs is not None else None
     return plots.plot_sequence_strip(sequences, titles, reference, title)
 
@@ -208,10 +216,23 @@ def _reconstructions(ctx: _Context, section: _Section) -> None:
     recs = [recon[i, : lengths[i]] for i in range(len(idx))]
     origs = [original[i, : lengths[i]] for i in range(len(idx))]
     fig = _sequence_figure(ctx, recs, f"Reconstructions of {what}", refs=origs, titles=[f"#{i}" for i in idx])
-    style = "grey: original, red: reconstruction" if ctx.view in ("paths", "series") else (
-        "solid: original, dashed: reconstruction")
+    style = {"paths": "grey: original, red: reconstruction", "series": "grey: original, red: reconstruction",
+             "strokes": "top row: originals, bottom row: reconstructions"}.get(ctx.view, "solid: original, dashed: reconstruction")
     section.figure(fig, f"{what.capitalize()}: originals and the decoded posterior means, in data units ({style}).",
                    "reconstructions")
+
+
+def _digit(ctx: _Context, seq: np.ndarray) -> np.ndarray:
+    """A model or data sequence of a stroke run as an absolute-form digit with a binary pen state."""
+    from seqvae.data.strokes import strokes_to_absolute
+
+    p = np.array(seq, dtype=np.float64, copy=True)
+    p[:, 2] = (p[:, 2] >= 0.5).astype(np.float64)
+    if ctx.loaded.run is not None and ctx.loaded.run.data.sequence.to_relative:
+        p = strokes_to_absolute(p.astype(np.float32)).astype(np.float64)
+    if len(p):
+        p[-1, 2] = 1.0
+    return p
 
 
 def _one_hot(x: np.ndarray) -> bool:
@@ -275,6 +296,8 @@ def _interpolation(ctx: _Context, section: _Section) -> None:
         fig = plots.plot_court_trajectories(seqs, None, f"Latent interpolation: #{a} → #{b} (blue → red)", colours)
     elif ctx.view == "paths3d":
         fig = plots.plot_trajectories_3d(seqs, None, f"Latent interpolation: #{a} → #{b}")
+    elif ctx.view == "strokes":
+        fig = _sequence_figure(ctx, seqs, f"Latent interpolation: #{a} → #{b}", titles=titles)
     else:
         fig = plots.plot_sequence_strip(seqs, titles, None, f"Latent interpolation: #{a} → #{b}")
     section.figure(fig, caption, "interpolation")

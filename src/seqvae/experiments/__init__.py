@@ -32,7 +32,7 @@ class Experiment:
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
-_MODULES = ("seqvae.experiments.basketball", "seqvae.experiments.dmol")
+_MODULES = ("seqvae.experiments.basketball", "seqvae.experiments.dmol", "seqvae.experiments.strokes")
 
 
 def register_experiment(name: str, help: str, reads_data: bool = False) -> Callable[[ExperimentFn], ExperimentFn]:

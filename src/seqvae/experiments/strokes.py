@@ -1,0 +1,287 @@
+"""Source 001: a sequence VAE on handwritten digits as pen strokes, with every claim measured.
+
+``seqvae experiment strokes`` takes digits from :func:`seqvae.data.strokes.handwritten_digits` (or de Jong's
+files with ``--data DIR``), brought to T = 60 points by the source's random insertion/deletion scheme, and
+trains two models on the same split:
+
+* the source's stacked-LSTM VAE (``configs/strokes.yaml``) on absolute coordinates with a squared-error
+  (Gaussian) reconstruction term and the pen state as a Bernoulli, so it is a density over the same
+  variables as
+* the Sketch-RNN-style model (``configs/strokes-mdn.yaml``, written to ``mdn/``): pen offsets from a
+  mixture of bivariate Gaussians and the pen state from a Bernoulli, decoded autoregressively.
+
+A judge classifier (an RBF SVM on rendered 28x28 images) trained on the training digits scores the test
+digits, the VAE's reconstructions of them and its neighbourhood samples (latent points uniform in a ball
+of radius ``NEAR_RADIUS`` around each test digit's posterior mean). The augmentation study trains the
+same classifier on 10 labelled digits per class with and without ``AUGMENT_PER_DIGIT`` neighbourhood
+samples of each (5 seeds). Both models' test log-likelihoods (importance-sampled, nats per digit, data
+units) are compared. Figures: reconstructions, neighbourhoods (one digit per class), an interpolation
+4 -> 0 -> 6 as in the source, prior samples of both models.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqvae import plots
+from seqvae.analysis.classifier import accuracy, augmentation_study, fit_classifier
+from seqvae.analysis.latent import latent_means, sequence_reconstructions, uniform_ball
+from seqvae.data.arrays import DataBundle
+from seqvae.data.strokes import render_batch, strokes_to_absolute
+from seqvae.errors import DataError
+from seqvae.experiments import register_experiment
+from seqvae.experiments.common import (
+    experiment_config,
+    header,
+    save_learning_curves,
+    test_metrics,
+    train_summary,
+    write_metrics,
+)
+from seqvae.models.base import VAE
+from seqvae.training import FitResult, fit
+
+NAME = "strokes"
+MDN = "strokes-mdn"
+NEAR_RADIUS = 0.5  # latent distance of neighbourhood samples ("small radius")
+AUGMENT_PER_DIGIT = 10  # neighbourhood samples added per labelled digit
+PER_CLASS = 10  # labelled digits per class in the augmentation study
+SEEDS = 5
+RECON_RATIO_MIN = 0.9  # acceptance: accuracy on reconstructions >= 0.9 x accuracy on originals
+NEAR_RATIO_MIN = 0.85
+NEIGHBOURS_SHOWN = 7
+INTERPOLATION = (4, 0, 6)  # the source's figure
+INTERPOLATION_STEPS = 5  # per leg, ends included
+
+
+def data_overrides(data: str | Path | None) -> list[str]:
+    """Read de Jong's files from directory ``data`` instead of generating digits."""
+    if data is None:
+        return []
+    path = Path(data)
+    if not path.is_dir():
+        raise DataError(f"{path}: expected a directory of de Jong stroke files (*-inputdata.txt, *-targetdata.txt)")
+    return ["data.kind=de-jong", "data.params={}", f"data.params.directory={json.dumps(str(path))}"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _digits(bundle: DataBundle, split: str) -> tuple[list[np.ndarray], np.ndarray]:
+    """The split's digits in absolute form (pixels) and their class labels."""
+    idx = bundle.splits[split]
+    if "digit" not in bundle.labels:
+        raise DataError("the stroke data carry no 'digit' labels; the judge classifier needs them")
+    return [np.asarray(bundle.raw[i], dtype=np.float64) for i in idx], np.asarray(bundle.labels["digit"])[idx]
+
+
+def _as_digit(points: np.ndarray, relative: bool) -> np.ndarray:
+    """Model output in data units as an absolute-form digit with a binary pen state ending the last stroke."""
+    p = np.array(points, dtype=np.float64, copy=True)
+    p[:, 2] = (p[:, 2] >= 0.5).astype(np.float64)
+    if relative:
+        p = strokes_to_absolute(p.astype(np.float32)).astype(np.float64)
+    p[-1, 2] = 1.0
+    return p
+
+
+@torch.no_grad()
+def _decode(model: VAE, z: torch.Tensor, length: int, bundle: DataBundle, relative: bool) -> list[np.ndarray]:
+    values, _ = model.generate(z.to(next(model.parameters()).dtype), length)
+    arr = values.cpu().numpy()
+    if bundle.normalizer is not None:
+        arr = bundle.normalizer.inverse(arr)
+    return [_as_digit(a, relative) for a in arr]
+
+
+def _neighbours(
+    model: VAE, bundle: DataBundle, split: str, indices: np.ndarray, n: int, seed: int, relative: bool
+) -> list[list[np.ndarray]]:
+    """``n`` decoded neighbourhood samples of each chosen example of ``split``."""
+    dataset = getattr(bundle, split)
+    sub = dataset.__getitems__([int(i) for i in indices])
+    mu = torch.as_tensor(latent_means(model, type(dataset)(sub.unpad())))
+    torch.manual_seed(seed)  # the MDN model samples while decoding
+    z, _ = uniform_ball(mu, n, NEAR_RADIUS, torch.Generator().manual_seed(seed))
+    length = int(dataset.lengths.max())
+    flat = _decode(model, z.reshape(-1, z.shape[-1]), length, bundle, relative)
+    return [flat[i * n : (i + 1) * n] for i in range(len(indices))]
+
+
+def _first_of_each(labels: np.ndarray, classes: tuple[int, ...] | None = None) -> list[int]:
+    wanted = classes if classes is not None else tuple(int(c) for c in np.unique(labels))
+    return [int(np.flatnonzero(labels == c)[0]) for c in wanted if np.any(labels == c)]
+
+
+@torch.no_grad()
+def _interpolation(model: VAE, bundle: DataBundle, labels: np.ndarray, relative: bool) -> tuple[list[np.ndarray], list[str]]:
+    picks = _first_of_each(labels, INTERPOLATION)
+    if len(picks) < 2:
+        picks = _first_of_each(labels)[:3]
+    sub = bundle.test.__getitems__(picks)
+    mu = torch.as_tensor(latent_means(model, type(bundle.test)(sub.unpad())))
+    alphas = torch.linspace(0, 1, INTERPOLATION_STEPS, dtype=mu.dtype)
+    legs = [(1 - alphas)[:, None] * mu[i] + alphas[:, None] * mu[i + 1] for i in range(len(picks) - 1)]
+    z = torch.cat([leg if i == 0 else leg[1:] for i, leg in enumerate(legs)])
+    digits = _decode(model, z, int(bundle.test.lengths.max()), bundle, relative)
+    names = [str(int(labels[p])) for p in picks]
+    titles = [""] * len(digits)
+    for k, name in enumerate(names):
+        titles[k * (INTERPOLATION_STEPS - 1)] = name
+    return digits, titles
+
+
+# --------------------------------------------------------------------------- experiment
+
+
+def _judge(
+    model: VAE, bundle: DataBundle, seed: int, relative: bool
+) -> tuple[dict[str, Any], Any, list[np.ndarray], list[list[np.ndarray]]]:
+    """Classifier accuracies on originals, reconstructions and neighbourhood samples of the test digits."""
+    train, y_train = _digits(bundle, "train")
+    test, y_test = _digits(bundle, "test")
+    classifier = fit_classifier(render_batch(train), y_train, seed)
+    pairs = sequence_reconstructions(model, bundle.test, bundle.normalizer)
+    recons = [_as_digit(r, relative) for r, _ in pairs]
+    near = _neighbours(model, bundle, "test", np.arange(len(test)), 1, seed, relative)
+    scores = {
+        "originals": accuracy(classifier, render_batch(test), y_test),
+        "reconstructions": accuracy(classifier, render_batch(recons), y_test),
+        "neighbourhood": accuracy(classifier, render_batch([n[0] for n in near]), y_test),
+        "near_radius": NEAR_RADIUS,
+        "test_digits": len(test),
+    }
+    scores["reconstruction_ratio"] = scores["reconstructions"] / max(scores["originals"], 1e-12)
+    scores["neighbourhood_ratio"] = scores["neighbourhood"] / max(scores["originals"], 1e-12)
+    return scores, classifier, recons, near
+
+
+def _augmentation(model: VAE, bundle: DataBundle, seed: int, relative: bool) -> dict[str, Any]:
+    train, y_train = _digits(bundle, "train")
+    test, y_test = _digits(bundle, "test")
+    train_images, test_images = render_batch(train), render_batch(test)
+
+    def augment(indices: np.ndarray, run: int) -> tuple[np.ndarray, np.ndarray]:
+        samples = _neighbours(model, bundle, "train", indices, AUGMENT_PER_DIGIT, seed * 1000 + run, relative)
+        flat = [d for group in samples for d in group]
+        return render_batch(flat), np.repeat(y_train[indices], AUGMENT_PER_DIGIT)
+
+    study = augmentation_study(train_images, y_train, test_images, y_test, augment, PER_CLASS, SEEDS)
+    study["samples_per_digit"] = AUGMENT_PER_DIGIT
+    return study
+
+
+def _figures(out: Path, model: VAE, bundle: DataBundle, recons: list, near_seed: int, relative: bool, tag: str) -> list[str]:
+    test, y_test = _digits(bundle, "test")
+    names = []
+    picks = _first_of_each(y_test)
+    rows, row_titles = [], []
+    if recons:
+        rows = [[test[i] for i in picks], [recons[i] for i in picks]]
+        fig = plots.plot_stroke_grid(rows, ["original", "reconstruction"], [f"{int(y_test[i])}" for i in picks],
+                                     f"{tag}: test digits and their reconstructions")
+        plots.save_figure(fig, out / "reconstructions.png")
+        names.append("reconstructions.png")
+    near = _neighbours(model, bundle, "test", np.array(picks), NEIGHBOURS_SHOWN, near_seed, relative)
+    rows = [[test[i], *group] for i, group in zip(picks, near)]
+    row_titles = [str(int(y_test[i])) for i in picks]
+    fig = plots.plot_stroke_grid(rows, row_titles, ["original", *[f"sample {k + 1}" for k in range(NEIGHBOURS_SHOWN)]],
+                                 f"{tag}: neighbourhood samples (|Δz| ≤ {NEAR_RADIUS:g}) of one test digit per class")
+    plots.save_figure(fig, out / "neighbourhood.png")
+    names.append("neighbourhood.png")
+    digits, titles = _interpolation(model, bundle, y_test, relative)
+    fig = plots.plot_stroke_grid([digits], ["decoded"], titles, f"{tag}: latent interpolation between test digits")
+    plots.save_figure(fig, out / "interpolation.png")
+    names.append("interpolation.png")
+    gen = torch.Generator().manual_seed(near_seed)
+    torch.manual_seed(near_seed)
+    z = torch.randn((32, model.latent_dim), generator=gen)
+    samples = _decode(model, z, int(bundle.test.lengths.max()), bundle, relative)
+    fig = plots.plot_stroke_grid([samples[i : i + 8] for i in range(0, 32, 8)], title=f"{tag}: samples from the prior")
+    plots.save_figure(fig, out / "prior_samples.png")
+    names.append("prior_samples.png")
+    save_learning_curves(out, f"{tag}: learning curves")
+    names.append("learning_curves.png")
+    return names
+
+
+def _test_density(result: FitResult, cfg: Any) -> dict[str, Any]:
+    return test_metrics(result.model, result.bundle.test, cfg, result.bundle.normalizer)
+
+
+@register_experiment(
+    NAME,
+    "Source 001: sequence VAE on pen-stroke digits; judge-classifier accuracy of reconstructions, neighbourhood "
+    "samples and augmentation; stacked-LSTM vs mixture-density likelihood",
+    reads_data=True,
+)
+def run_strokes(
+    out_dir: Path,
+    seed: int = 0,
+    overrides: list[str] | None = None,
+    preset: str | None = None,
+    progress: bool = True,
+    data: str | Path | None = None,
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    out = Path(out_dir)
+    user = [*data_overrides(data), *(overrides or [])]
+    cfg = experiment_config(NAME, seed, user, preset, progress)
+    result = fit(cfg, out)
+    if not result.is_main_process:
+        return {}
+    model, bundle = result.model, result.bundle
+    judge, classifier, recons, _ = _judge(model, bundle, seed, relative=False)
+    augment = _augmentation(model, bundle, seed, relative=False)
+    density = _test_density(result, cfg)
+    figures = _figures(out, model, bundle, recons, seed, False, "stacked-LSTM VAE")
+
+    mdn_dir = out / "mdn"
+    mdn_cfg = experiment_config(MDN, seed, [*data_overrides(data)], preset, progress)
+    mdn = fit(mdn_cfg, mdn_dir)
+    mdn_density = _test_density(mdn, mdn_cfg)
+    mdn_near = _neighbours(mdn.model, mdn.bundle, "test", np.arange(len(mdn.bundle.test)), 1, seed, True)
+    _, y_test = _digits(mdn.bundle, "test")
+    classifier_near = accuracy(classifier, render_batch([n[0] for n in mdn_near]), y_test)
+    mdn_figures = _figures(mdn_dir, mdn.model, mdn.bundle, [], seed, True, "mixture-density VAE")
+
+    claims = {
+        "reconstructions_recognisable": judge["reconstruction_ratio"] >= RECON_RATIO_MIN,
+        "neighbourhood_recognisable": judge["neighbourhood_ratio"] >= NEAR_RATIO_MIN,
+        "augmentation_helps": augment["gain_mean"] > 0,
+        "mdn_likelier": mdn_density["log_likelihood"] > density["log_likelihood"],
+    }
+    summary = {
+        "accuracy_originals": judge["originals"],
+        "accuracy_reconstructions": judge["reconstructions"],
+        "accuracy_neighbourhood": judge["neighbourhood"],
+        "augmentation_baseline": augment["baseline_mean"],
+        "augmentation_with_vae": augment["augmented_mean"],
+        "augmentation_gain": augment["gain_mean"],
+        "augmentation_gain_std": augment["gain_std"],
+        "log_likelihood_stacked": density["log_likelihood"],
+        "log_likelihood_mdn": mdn_density["log_likelihood"],
+        "wall_seconds": time.perf_counter() - start,
+    }
+    metrics = {
+        **header(NAME, seed, preset, cfg),
+        "summary": summary,
+        "claims": claims,
+        "data": {"digits": len(bundle.raw), "splits": {k: len(v) for k, v in bundle.splits.items()}},
+        "train": train_summary(result.summary),
+        "judge": judge,
+        "augmentation": augment,
+        "test": density,
+        "mdn": {"train": train_summary(mdn.summary), "test": mdn_density, "accuracy_neighbourhood": classifier_near,
+                "figures": [f"mdn/{f}" for f in mdn_figures]},
+        "figures": figures,
+        "wall_seconds": summary["wall_seconds"],
+    }
+    return write_metrics(out, metrics)
+
