@@ -12,7 +12,7 @@ import pytest
 from seqvae.data.strokes import handwritten_digits, write_de_jong
 from seqvae.errors import DataError
 from seqvae.experiments import run_experiment
-from seqvae.experiments.strokes import data_overrides
+from seqvae.experiments.strokes import _mdn_overrides, data_overrides
 
 QUICK = ["data.params.n=300", "train.max_epochs=1", "eval.iwae_samples=2", "eval.ll_samples=4"]
 FIGURES = {"reconstructions.png", "neighbourhood.png", "interpolation.png", "prior_samples.png", "learning_curves.png"}
@@ -46,16 +46,26 @@ def test_outputs_are_consistent(quick_run):
 
 
 def test_de_jong_directory_through_data(tmp_path):
-    digits, labels = handwritten_digits(n=200, seed=4)
+    """--data DIR reads de Jong's files through the experiment's config, at T = 60, with the digit labels."""
+    from seqvae.data.sources import load_data
+    from seqvae.experiments.common import experiment_config
+
+    digits, labels = handwritten_digits(n=120, seed=4)
     write_de_jong(tmp_path / "dj", digits, labels["digit"], prefix="trainimg")
-    assert data_overrides(tmp_path / "dj")[0] == "data.kind=de-jong"
-    metrics = run_experiment(
-        "strokes", tmp_path / "run", overrides=QUICK[1:], progress=False, report=False, data=tmp_path / "dj"
-    )
-    assert metrics["data"]["digits"] == 200
-    assert metrics["config"]["data"]["kind"] == "de-jong"
+    cfg = experiment_config("strokes", 0, data_overrides(tmp_path / "dj"), None, False)
+    assert cfg.data.kind == "de-jong"
+    bundle = load_data(cfg.data, cfg.seed, sequences=True)
+    assert len(bundle.raw) == 120 and {len(d) for d in bundle.raw} == {60}
+    assert np.array_equal(np.sort(bundle.labels["digit"]), np.sort(labels["digit"]))
+    for raw in bundle.raw:  # every digit still ends its last stroke and keeps a binary pen state
+        assert raw[-1, 2] == 1.0 and set(np.unique(raw[:, 2])) <= {0.0, 1.0}
     with pytest.raises(DataError, match="directory"):
         data_overrides(tmp_path / "missing")
+
+
+def test_overrides_reach_the_right_model():
+    user = ["data.params.n=300", "model.latent_dim=8", "mdn.model.mixtures=3", "train.max_epochs=2"]
+    assert _mdn_overrides(user) == ["data.params.n=300", "model.mixtures=3", "train.max_epochs=2"]
 
 
 @pytest.mark.slow

@@ -10,6 +10,9 @@ trains two models on the same split:
 * the Sketch-RNN-style model (``configs/strokes-mdn.yaml``, written to ``mdn/``): pen offsets from a
   mixture of bivariate Gaussians and the pen state from a Bernoulli, decoded autoregressively.
 
+``--set`` overrides apply to both models, except ``model.*`` (the stacked-LSTM model only) and
+``mdn.*`` (the mixture-density model only, e.g. ``--set mdn.model.mixtures=20``).
+
 A judge classifier (an RBF SVM on rendered 28x28 images) trained on the training digits scores the test
 digits, the VAE's reconstructions of them and its neighbourhood samples (latent points uniform in a ball
 of radius ``NEAR_RADIUS`` around each test digit's posterior mean). The augmentation study trains the
@@ -58,6 +61,18 @@ NEAR_RATIO_MIN = 0.85
 NEIGHBOURS_SHOWN = 7
 INTERPOLATION = (4, 0, 6)  # the source's figure
 INTERPOLATION_STEPS = 5  # per leg, ends included
+
+
+def _mdn_overrides(user: list[str]) -> list[str]:
+    """The mixture-density model's overrides: ``mdn.KEY=VALUE`` ones with the prefix dropped, and every
+    other one except ``model.*`` (data, training and evaluation settings apply to both models)."""
+    out = []
+    for text in user:
+        if text.startswith("mdn."):
+            out.append(text[len("mdn.") :])
+        elif not text.startswith("model."):
+            out.append(text)
+    return out
 
 
 def data_overrides(data: str | Path | None) -> list[str]:
@@ -243,7 +258,7 @@ def run_strokes(
     figures = _figures(out, model, bundle, recons, seed, False, "stacked-LSTM VAE")
 
     mdn_dir = out / "mdn"
-    mdn_cfg = experiment_config(MDN, seed, [*data_overrides(data)], preset, progress)
+    mdn_cfg = experiment_config(MDN, seed, _mdn_overrides(user), preset, progress)
     mdn = fit(mdn_cfg, mdn_dir)
     mdn_density = _test_density(mdn, mdn_cfg)
     mdn_near = _neighbours(mdn.model, mdn.bundle, "test", np.arange(len(mdn.bundle.test)), 1, seed, True)
