@@ -176,3 +176,14 @@ def build_model(raw: dict[str, Any], features: int) -> VAE:
     """Build a model from its raw config mapping and the number of data features."""
     cfg = parse_model_config(raw)
     return MODEL_REGISTRY[cfg.kind](cfg, features)
+
+
+def sample_sequences(model: VAE, n: int, generator: torch.Generator | None = None, length: int | None = None) -> Any:
+    """``n`` sequences generated from z ~ N(0, I) (``generator`` draws z) as a SequenceBatch: the shared
+    ``sample`` of the sequence models, whose ``generate`` decides how each sequence is decoded and ended."""
+    from seqvae.data.sequences import SequenceBatch
+
+    ref = next(model.parameters())
+    z = torch.randn((n, model.latent_dim), generator=generator, dtype=ref.dtype, device=ref.device)
+    values, lengths = model.generate(z, length)
+    return SequenceBatch(values=values, lengths=lengths)

@@ -30,7 +30,7 @@ from seqvae.data.batch import Batch
 from seqvae.data.sequences import SequenceBatch, length_mask
 from seqvae.distributions import LikelihoodConfig, build_likelihood, diagonal_gaussian, masked_log_prob, masked_sum, std_from_raw
 from seqvae.errors import ConfigError, DataError
-from seqvae.models.base import MODEL_PRESETS, VAE, register_model
+from seqvae.models.base import MODEL_PRESETS, VAE, register_model, sample_sequences
 
 STOP_THRESHOLD = 0.5
 
@@ -233,10 +233,7 @@ class RecurrentVAE(VAE):
         self, n: int, generator: torch.Generator | None = None, mean: bool = True, length: int | None = None
     ) -> SequenceBatch:
         """``n`` sequences from the prior (decoder means), ended by the stop head or at ``length``."""
-        ref = next(self.parameters())
-        z = torch.randn((n, self.latent_dim), generator=generator, dtype=ref.dtype, device=ref.device)
-        values, lengths = self.generate(z, length)
-        return SequenceBatch(values=values, lengths=lengths)
+        return sample_sequences(self, n, generator, length)
 
     @torch.no_grad()
     def reconstruct(self, batch: Batch) -> Tensor:

@@ -42,7 +42,7 @@ from seqvae.data.batch import Batch
 from seqvae.data.sequences import SequenceBatch
 from seqvae.distributions import StrokeDistribution, StrokeMixtureHead, diagonal_gaussian, masked_log_prob, std_from_raw
 from seqvae.errors import ConfigError, DataError
-from seqvae.models.base import MODEL_PRESETS, VAE, register_model
+from seqvae.models.base import MODEL_PRESETS, VAE, register_model, sample_sequences
 from seqvae.models.recurrent import RecurrentEncoder, _lengths_and_mask
 
 STROKE_FEATURES = 3  # dx, dy, pen_up
@@ -203,10 +203,7 @@ class StrokeMDNVAE(VAE):
         self, n: int, generator: torch.Generator | None = None, mean: bool = True, length: int | None = None
     ) -> SequenceBatch:
         """``n`` sequences generated from z ~ p(z) (``generator`` draws z; the strokes use the global RNG)."""
-        ref = next(self.parameters())
-        z = torch.randn((n, self.latent_dim), generator=generator, dtype=ref.dtype, device=ref.device)
-        values, lengths = self.generate(z, length)
-        return SequenceBatch(values=values, lengths=lengths)
+        return sample_sequences(self, n, generator, length)
 
 
 MODEL_PRESETS.update(
