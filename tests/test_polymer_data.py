@@ -173,3 +173,18 @@ def test_polymer_configurations_generator():
     assert labels["potential_energy"].dtype == np.float32
     rg = P.radius_of_gyration(P.unflatten(values.astype(np.float64)))
     np.testing.assert_allclose(rg, labels["radius_of_gyration"], rtol=1e-5)
+
+
+def test_polymer_config_builds_the_chapters_model_on_aligned_frames():
+    from seqvae.config import load_run_config
+    from seqvae.data.sources import generate
+    from seqvae.models import build_model
+
+    cfg = load_run_config("polymer")
+    model = build_model(cfg.model, 24)
+    linears = [m for m in model.encoder.modules() if m.__class__.__name__ == "Linear"]
+    assert model.latent_dim == 2 and [m.out_features for m in linears[:4]] == [256] * 4
+    values, labels = generate("polymer", {"n": 20, "stride": 10}, seed=0)
+    assert values.shape == (20, 24) and len(labels["time"]) == 20
+    frames = values.reshape(20, 12, 2).astype(np.float64)
+    np.testing.assert_allclose(frames.mean(axis=1), 0.0, atol=1e-5)  # centred on the centre of mass
