@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqvae.analysis.evaluation import evaluate_model, normalizer_log_jacobian
+from seqvae.analysis.evaluation import evaluate_in_data_units
 from seqvae.analysis.latent import uniform_ball
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
@@ -99,10 +99,7 @@ def evaluate_run(
         if len(dataset) == 0:
             raise DataError(f"{run_dir}: the run has no test or validation split; pass --data")
         source = {"split": split}
-    metrics = evaluate_model(loaded.model, dataset, cfg, seed, progress=progress)
-    jac = normalizer_log_jacobian(loaded.normalizer, dataset)
-    for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob"):
-        metrics[key] += jac
+    metrics = evaluate_in_data_units(loaded.model, dataset, cfg, loaded.normalizer, seed, progress)
     metrics.update(source)
     metrics["seed"] = seed
     out = Path(output) if output is not None else loaded.path / "metrics.json"

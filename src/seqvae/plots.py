@@ -38,15 +38,20 @@ def new_figure(width: float = 6.4, height: float = 4.8) -> Figure:
     return fig
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Render ``fig`` as PNG to ``path`` through a temporary file and rename, then close it."""
-    path = Path(path)
+def figure_png(fig: Figure, dpi: int = 120) -> bytes:
+    """``fig`` rendered as PNG bytes; the figure is closed afterwards."""
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=dpi)
-        write_bytes_atomic(path, buf.getvalue())
     finally:
         close_figure(fig)
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Render ``fig`` as PNG to ``path`` through a temporary file and rename, then close it."""
+    path = Path(path)
+    write_bytes_atomic(path, figure_png(fig, dpi))
     return path
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.distributions import Independent, Normal, kl_divergence
 
 from seqvae import __version__, plots
 from seqvae.analysis.latent import is_binary, latent_means
@@ -33,6 +31,7 @@ from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.data.arrays import ArrayDataset, DataBundle, write_bytes_atomic
 from seqvae.data.sequences import SequenceDataset
 from seqvae.data.sources import load_data
+from seqvae.distributions import gaussian_kl_per_dim
 from seqvae.errors import CheckpointError, SeqVAEError
 from seqvae.training import ACTIVE_UNIT_THRESHOLD
 
@@ -72,16 +71,7 @@ class _Section:
         problems = plots.figure_problems(fig)
         if problems:  # a report never shows an unlabelled figure silently
             caption += f" (incomplete figure: {'; '.join(problems)})"
-        self.parts.append(_img(_png(fig), caption, name))
-
-
-def _png(fig: Any, dpi: int = 96) -> bytes:
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=dpi)
-    finally:
-        plots.close_figure(fig)
-    return buf.getvalue()
+        self.parts.append(_img(plots.figure_png(fig, dpi=96), caption, name))
 
 
 def _img(png: bytes, caption: str, name: str) -> str:
@@ -197,10 +187,6 @@ def _sequence_figure(ctx: _Context, sequences: list[np.ndarray], title: str, ref
 @torch.no_grad()
 def _reconstructions(ctx: _Context, section: _Section) -> None:
     model, split = ctx.model, ctx.split
-    idx = list(range(min(EXAMPLES, len(split))))
-    batch = split.__getitems__(idx)
-    recon = ctx.to_data(model.reconstruct(batch).cpu().numpy())
-    original = ctx.to_data(batch.values.cpu().numpy())
     what = f"{ctx.split_name} examples"
     if ctx.view == "vectors":
         x = ctx.to_data(split.batch().values.cpu().numpy())
@@ -212,6 +198,10 @@ def _reconstructions(ctx: _Context, section: _Section) -> None:
             fig = plots.plot_reconstruction_scatter(x[:, :6], mu[:, :6], title=f"Reconstructions of the {ctx.split_name} split")
         section.figure(fig, f"Decoded posterior means against the inputs ({ctx.split_name} split).", "reconstructions")
         return
+    idx = list(range(min(EXAMPLES, len(split))))
+    batch = split.__getitems__(idx)
+    recon = ctx.to_data(model.reconstruct(batch).cpu().numpy())
+    original = ctx.to_data(batch.values.cpu().numpy())
     lengths = batch.lengths.cpu().numpy()
     recs = [recon[i, : lengths[i]] for i in range(len(idx))]
     origs = [original[i, : lengths[i]] for i in range(len(idx))]
@@ -224,15 +214,10 @@ def _reconstructions(ctx: _Context, section: _Section) -> None:
 
 def _digit(ctx: _Context, seq: np.ndarray) -> np.ndarray:
     """A model or data sequence of a stroke run as an absolute-form digit with a binary pen state."""
-    from seqvae.data.strokes import strokes_to_absolute
+    from seqvae.data.strokes import drawable_digit
 
-    p = np.array(seq, dtype=np.float64, copy=True)
-    p[:, 2] = (p[:, 2] >= 0.5).astype(np.float64)
-    if ctx.loaded.run is not None and ctx.loaded.run.data.sequence.to_relative:
-        p = strokes_to_absolute(p.astype(np.float32)).astype(np.float64)
-    if len(p):
-        p[-1, 2] = 1.0
-    return p
+    relative = ctx.loaded.run is not None and bool(ctx.loaded.run.data.sequence.to_relative)
+    return drawable_digit(seq, relative)
 
 
 def _one_hot(x: np.ndarray) -> bool:
@@ -371,10 +356,8 @@ def _kl(ctx: _Context, section: _Section, means: np.ndarray) -> None:
     model, split = ctx.model, ctx.split
     total = torch.zeros(model.latent_dim, dtype=torch.float64)
     for start in range(0, len(split), 256):
-        q = model.encode(split.__getitems__(list(range(start, min(start + 256, len(split))))))
-        base = q.base_dist if isinstance(q, Independent) else q
-        prior = Normal(torch.zeros_like(base.mean), torch.ones_like(base.mean))
-        total += kl_divergence(Normal(base.mean, base.stddev), prior).double().sum(0)
+        batch = split.__getitems__(list(range(start, min(start + 256, len(split)))))
+        total += gaussian_kl_per_dim(model.encode(batch), model.prior(batch)).double().sum(0)
     kl = (total / len(split)).numpy()
     variance = means.var(0)
     fig = plots.plot_kl_per_dimension(kl, variance, ACTIVE_UNIT_THRESHOLD,
@@ -503,8 +486,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None, seed: in
         _reconstructions(ctx, sections["reconstructions"])
         _samples(ctx, sections["samples"])
         _interpolation(ctx, sections["interpolation"])
-        means = latent_means(ctx.model, ctx.split) if isinstance(ctx.split, SequenceDataset) else (
-            ctx.model.encode(ctx.split.batch()).mean.detach().cpu().numpy())
+        means = latent_means(ctx.model, ctx.split)
         _latent(ctx, sections["latent"], means)
         _kl(ctx, sections["kl"], means)
     else:

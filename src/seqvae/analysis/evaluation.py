@@ -62,3 +62,20 @@ def normalizer_log_jacobian(normalizer: Normalizer | None, dataset: ArrayDataset
     if isinstance(dataset, SequenceDataset):
         return per_step * float(dataset.lengths.double().mean()) if len(dataset) else 0.0
     return per_step
+
+
+def evaluate_in_data_units(
+    model: VAE,
+    dataset: ArrayDataset | SequenceDataset,
+    cfg: EvalConfig,
+    normalizer: Normalizer | None,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate_model` with the densities (ELBO, IWAE, log p(x), reconstruction term) moved from the
+    model's normalised units to the data's by the normaliser's log-Jacobian."""
+    metrics = evaluate_model(model, dataset, cfg, seed, progress=progress)
+    jac = normalizer_log_jacobian(normalizer, dataset)
+    for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob"):
+        metrics[key] += jac
+    return metrics

@@ -8,7 +8,7 @@ flexible probe cannot inflate it by memorising.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from seqvae.data.arrays import Normalizer
+from seqvae.data.arrays import ArrayDataset, Normalizer
 from seqvae.data.sequences import SequenceBatch, SequenceDataset, resample_linear
 from seqvae.models.base import VAE
 
@@ -127,13 +127,13 @@ def uniform_ball(
     return (z[0], dist[0]) if single else (z, dist)
 
 
-def _batches(dataset: SequenceDataset, batch_size: int) -> Iterator[SequenceBatch]:
+def _batches(dataset: SequenceDataset | ArrayDataset, batch_size: int) -> Iterator[Any]:
     for start in range(0, len(dataset), batch_size):
         yield dataset.__getitems__(list(range(start, min(start + batch_size, len(dataset)))))
 
 
 @torch.no_grad()
-def latent_means(model: VAE, dataset: SequenceDataset, batch_size: int = 256) -> np.ndarray:
+def latent_means(model: VAE, dataset: SequenceDataset | ArrayDataset, batch_size: int = 256) -> np.ndarray:
     """Posterior means ``(N, latent_dim)`` of every example of ``dataset``, in order."""
     model.eval()
     return np.concatenate([model.encode(b).mean.cpu().numpy() for b in _batches(dataset, batch_size)])

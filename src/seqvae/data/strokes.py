@@ -45,6 +45,7 @@ __all__ = [
     "MAIN_STYLE_STROKES",
     "MNIST_SIZE",
     "fix_length",
+    "drawable_digit",
     "handwritten_digits",
     "read_de_jong",
     "render_batch",
@@ -982,3 +983,15 @@ def de_jong_digits(
         rng = np.random.default_rng([seed, 2])
         digits = [fix_length(d, length, "random", rng).astype(np.float32) for d in digits]
     return digits, dict(table.labels)
+
+
+def drawable_digit(points: np.ndarray, relative: bool = False) -> np.ndarray:
+    """Model output as an absolute-form digit: pen state thresholded at 1/2, offsets summed when
+    ``relative``, and the last point ending its stroke."""
+    p = np.array(points, dtype=np.float64, copy=True)
+    p[:, 2] = (p[:, 2] >= 0.5).astype(np.float64)
+    if relative:
+        p = strokes_to_absolute(p.astype(np.float32)).astype(np.float64)
+    if len(p):
+        p[-1, 2] = 1.0
+    return p

@@ -128,11 +128,6 @@ def _data_summary(bundle: DataBundle, cfg: RunConfig) -> dict[str, Any]:
 # --------------------------------------------------------------------------- analysis
 
 
-def _probe(latents: np.ndarray, labels: dict[str, np.ndarray], seed: int) -> dict[str, dict[str, float]]:
-    usable = {k: v for k, v in labels.items() if k != "length" or len(np.unique(v)) > 1}
-    return probe_labels(latents, usable, seed=seed)
-
-
 def _grid(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A GRID_SIDE x GRID_SIDE grid spanning the central percentiles of the means in their 2-D plane,
     returned as latent vectors (other directions at the means' centre) and as plane coordinates."""
@@ -146,7 +141,8 @@ def _grid(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = np.percentile(plane, GRID_PERCENTILES, axis=0)
     u, v = np.meshgrid(np.linspace(lo[0], hi[0], GRID_SIDE), np.linspace(lo[1], hi[1], GRID_SIDE))
     coords = np.column_stack([u.ravel(), v.ravel()])
-    return centre + coords @ basis, coords + (centre @ basis.T if means.shape[1] == 2 else 0.0)
+    z = centre + coords @ basis
+    return z, z if means.shape[1] == 2 else coords  # the plane plots.latent_plane draws the means in
 
 
 def _pick_examples(labels: dict[str, np.ndarray], n: int) -> list[int]:
@@ -226,12 +222,12 @@ def run_basketball(
     means = latent_means(model, val)
     pairs = sequence_reconstructions(model, val, bundle.normalizer)
     reconstruction = reconstruction_rmse(pairs)
-    probes = _probe(means, labels, seed)
+    probes = probe_labels(means, labels, seed=seed)
     pca: dict[str, Any] = {}
     for align in ("pad", "resample"):
         base = pca_sequence_baseline(bundle.train, val, model.latent_dim, bundle.normalizer, align)
         pca[align] = {k: base[k] for k in ("rmse", "relative_rmse", "explained_variance", "components")}
-        pca[align]["probes"] = _probe(base["scores"], labels, seed)
+        pca[align]["probes"] = probe_labels(base["scores"], labels, seed=seed)
     save_npz_atomic(out / "latents.npz", mean=means.astype(np.float32), ids=np.array(val.ids), **labels)
     test = test_metrics(model, bundle.test, cfg, bundle.normalizer) if len(bundle.test) else {}
     figures = _figures(out, model, bundle, means, labels, pairs)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from seqvae import plots
-from seqvae.analysis.evaluation import evaluate_model, normalizer_log_jacobian
+from seqvae.analysis.evaluation import evaluate_in_data_units
 from seqvae.config import RunConfig, load_run_config, to_dict
 from seqvae.data.arrays import ArrayDataset, Normalizer, write_json_atomic
 from seqvae.data.sequences import SequenceDataset
@@ -66,10 +66,7 @@ def test_metrics(
 ) -> dict[str, Any]:
     """ELBO terms, IWAE bound and IS log-likelihood on ``dataset`` (nats per example, in data units when
     the data were normalised)."""
-    ev = evaluate_model(model, dataset, cfg.eval, cfg.seed)
-    jac = normalizer_log_jacobian(normalizer, dataset)
-    for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob"):
-        ev[key] += jac
+    ev = evaluate_in_data_units(model, dataset, cfg.eval, normalizer, cfg.seed)
     ev["recon_loss"] = -ev["recon_log_prob"]
     return ev
 

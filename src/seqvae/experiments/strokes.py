@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from seqvae import plots
 from seqvae.analysis.classifier import accuracy, augmentation_study, fit_classifier
 from seqvae.analysis.latent import latent_means, sequence_reconstructions, uniform_ball
 from seqvae.data.arrays import DataBundle
-from seqvae.data.strokes import render_batch, strokes_to_absolute
+from seqvae.data.strokes import drawable_digit, render_batch
 from seqvae.errors import DataError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -48,7 +49,7 @@ from seqvae.experiments.common import (
     write_metrics,
 )
 from seqvae.models.base import VAE
-from seqvae.training import FitResult, fit
+from seqvae.training import fit
 
 NAME = "strokes"
 MDN = "strokes-mdn"
@@ -96,23 +97,13 @@ def _digits(bundle: DataBundle, split: str) -> tuple[list[np.ndarray], np.ndarra
     return [np.asarray(bundle.raw[i], dtype=np.float64) for i in idx], np.asarray(bundle.labels["digit"])[idx]
 
 
-def _as_digit(points: np.ndarray, relative: bool) -> np.ndarray:
-    """Model output in data units as an absolute-form digit with a binary pen state ending the last stroke."""
-    p = np.array(points, dtype=np.float64, copy=True)
-    p[:, 2] = (p[:, 2] >= 0.5).astype(np.float64)
-    if relative:
-        p = strokes_to_absolute(p.astype(np.float32)).astype(np.float64)
-    p[-1, 2] = 1.0
-    return p
-
-
 @torch.no_grad()
 def _decode(model: VAE, z: torch.Tensor, length: int, bundle: DataBundle, relative: bool) -> list[np.ndarray]:
     values, _ = model.generate(z.to(next(model.parameters()).dtype), length)
     arr = values.cpu().numpy()
     if bundle.normalizer is not None:
         arr = bundle.normalizer.inverse(arr)
-    return [_as_digit(a, relative) for a in arr]
+    return [drawable_digit(a, relative) for a in arr]
 
 
 def _neighbours(
@@ -155,39 +146,52 @@ def _interpolation(model: VAE, bundle: DataBundle, labels: np.ndarray, relative:
 # --------------------------------------------------------------------------- experiment
 
 
+@dataclass
+class _JudgeData:
+    """The judge's inputs, rendered once: training and test digits as images with their labels."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+    @classmethod
+    def render(cls, bundle: DataBundle) -> _JudgeData:
+        train, y_train = _digits(bundle, "train")
+        test, y_test = _digits(bundle, "test")
+        return cls(render_batch(train), y_train, render_batch(test), y_test)
+
+
 def _judge(
-    model: VAE, bundle: DataBundle, seed: int, relative: bool
-) -> tuple[dict[str, Any], Any, list[np.ndarray], list[list[np.ndarray]]]:
+    model: VAE, bundle: DataBundle, data: _JudgeData, seed: int, relative: bool
+) -> tuple[dict[str, Any], Any, list[np.ndarray]]:
     """Classifier accuracies on originals, reconstructions and neighbourhood samples of the test digits."""
-    train, y_train = _digits(bundle, "train")
-    test, y_test = _digits(bundle, "test")
-    classifier = fit_classifier(render_batch(train), y_train, seed)
+    classifier = fit_classifier(data.train_images, data.train_labels, seed)
     pairs = sequence_reconstructions(model, bundle.test, bundle.normalizer)
-    recons = [_as_digit(r, relative) for r, _ in pairs]
-    near = _neighbours(model, bundle, "test", np.arange(len(test)), 1, seed, relative)
+    recons = [drawable_digit(r, relative) for r, _ in pairs]
+    near = _neighbours(model, bundle, "test", np.arange(len(recons)), 1, seed, relative)
+    y_test = data.test_labels
     scores = {
-        "originals": accuracy(classifier, render_batch(test), y_test),
+        "originals": accuracy(classifier, data.test_images, y_test),
         "reconstructions": accuracy(classifier, render_batch(recons), y_test),
         "neighbourhood": accuracy(classifier, render_batch([n[0] for n in near]), y_test),
         "near_radius": NEAR_RADIUS,
-        "test_digits": len(test),
+        "test_digits": len(recons),
     }
     scores["reconstruction_ratio"] = scores["reconstructions"] / max(scores["originals"], 1e-12)
     scores["neighbourhood_ratio"] = scores["neighbourhood"] / max(scores["originals"], 1e-12)
-    return scores, classifier, recons, near
+    return scores, classifier, recons
 
 
-def _augmentation(model: VAE, bundle: DataBundle, seed: int, relative: bool) -> dict[str, Any]:
-    train, y_train = _digits(bundle, "train")
-    test, y_test = _digits(bundle, "test")
-    train_images, test_images = render_batch(train), render_batch(test)
-
+def _augmentation(model: VAE, bundle: DataBundle, data: _JudgeData, seed: int, relative: bool) -> dict[str, Any]:
     def augment(indices: np.ndarray, run: int) -> tuple[np.ndarray, np.ndarray]:
         samples = _neighbours(model, bundle, "train", indices, AUGMENT_PER_DIGIT, seed * 1000 + run, relative)
         flat = [d for group in samples for d in group]
-        return render_batch(flat), np.repeat(y_train[indices], AUGMENT_PER_DIGIT)
+        return render_batch(flat), np.repeat(data.train_labels[indices], AUGMENT_PER_DIGIT)
 
-    study = augmentation_study(train_images, y_train, test_images, y_test, augment, PER_CLASS, SEEDS)
+    study = augmentation_study(
+        data.train_images, data.train_labels, data.test_images, data.test_labels, augment, PER_CLASS, SEEDS
+    )
     study["samples_per_digit"] = AUGMENT_PER_DIGIT
     return study
 
@@ -196,7 +200,6 @@ def _figures(out: Path, model: VAE, bundle: DataBundle, recons: list, near_seed:
     test, y_test = _digits(bundle, "test")
     names = []
     picks = _first_of_each(y_test)
-    rows, row_titles = [], []
     if recons:
         rows = [[test[i] for i in picks], [recons[i] for i in picks]]
         fig = plots.plot_stroke_grid(rows, ["original", "reconstruction"], [f"{int(y_test[i])}" for i in picks],
@@ -226,10 +229,6 @@ def _figures(out: Path, model: VAE, bundle: DataBundle, recons: list, near_seed:
     return names
 
 
-def _test_density(result: FitResult, cfg: Any) -> dict[str, Any]:
-    return test_metrics(result.model, result.bundle.test, cfg, result.bundle.normalizer)
-
-
 @register_experiment(
     NAME,
     "Source 001: sequence VAE on pen-stroke digits; judge-classifier accuracy of reconstructions, neighbourhood "
@@ -252,18 +251,18 @@ def run_strokes(
     if not result.is_main_process:
         return {}
     model, bundle = result.model, result.bundle
-    judge, classifier, recons, _ = _judge(model, bundle, seed, relative=False)
-    augment = _augmentation(model, bundle, seed, relative=False)
-    density = _test_density(result, cfg)
+    judge_data = _JudgeData.render(bundle)
+    judge, classifier, recons = _judge(model, bundle, judge_data, seed, relative=False)
+    augment = _augmentation(model, bundle, judge_data, seed, relative=False)
+    density = test_metrics(model, bundle.test, cfg, bundle.normalizer)
     figures = _figures(out, model, bundle, recons, seed, False, "stacked-LSTM VAE")
 
     mdn_dir = out / "mdn"
     mdn_cfg = experiment_config(MDN, seed, _mdn_overrides(user), preset, progress)
     mdn = fit(mdn_cfg, mdn_dir)
-    mdn_density = _test_density(mdn, mdn_cfg)
+    mdn_density = test_metrics(mdn.model, mdn.bundle.test, mdn_cfg, mdn.bundle.normalizer)
     mdn_near = _neighbours(mdn.model, mdn.bundle, "test", np.arange(len(mdn.bundle.test)), 1, seed, True)
-    _, y_test = _digits(mdn.bundle, "test")
-    classifier_near = accuracy(classifier, render_batch([n[0] for n in mdn_near]), y_test)
+    classifier_near = accuracy(classifier, render_batch([n[0] for n in mdn_near]), judge_data.test_labels)
     mdn_figures = _figures(mdn_dir, mdn.model, mdn.bundle, [], seed, True, "mixture-density VAE")
 
     claims = {
