@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seqvae.config import DataConfig, SequenceDataConfig
-from seqvae.data import basketball, polymer, strokes, toy
+from seqvae.data import basketball, molecular, polymer, strokes, toy
 from seqvae.data.arrays import DataBundle, Normalizer, bundle_arrays, read_array_file
 from seqvae.data.readers import SequenceTable, read_sequences
 from seqvae.data.sequences import (
@@ -33,6 +33,7 @@ GENERATORS: dict[str, Generator] = {
     "gaussian-mixture": toy.gaussian_mixture,
     "handwritten-digits": strokes.handwritten_digits,
     "linear-gaussian": toy.linear_gaussian,
+    "molecular": molecular.molecular_trajectory,
     "polymer": polymer.polymer_configurations,
     "sinusoids": toy.sinusoids,
 }
