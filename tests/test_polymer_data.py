@@ -167,8 +167,9 @@ def test_flatten_round_trip():
 def test_polymer_configurations_generator():
     values, labels = P.polymer_configurations(n=40, stride=10, seed=11)
     assert values.shape == (40, 24) and values.dtype == np.float32
-    assert labels["time"].dtype == np.int64
-    np.testing.assert_array_equal(labels["time"], np.arange(40))
+    assert labels["frame"].dtype == np.int64
+    np.testing.assert_array_equal(labels["frame"], np.arange(40))
+    np.testing.assert_allclose(labels["time"], 10 * 0.005 * np.arange(1, 41), rtol=1e-6)
     assert labels["radius_of_gyration"].dtype == np.float32
     assert labels["potential_energy"].dtype == np.float32
     rg = P.radius_of_gyration(P.unflatten(values.astype(np.float64)))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from seqvae.api import _sequence_arrays
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
-from seqvae.config import DataConfig, SequenceDataConfig, load_run_config
+from seqvae.config import DataConfig, SequenceDataConfig
 from seqvae.data.readers import write_sequences_csv, write_sequences_npz
 from seqvae.data.sequences import (
     LengthBucketSampler,

@@ -4,7 +4,6 @@ and (slow) the source's claims measured at the default settings."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

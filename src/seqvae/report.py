@@ -42,6 +42,8 @@ INTERPOLATION_STEPS = 7
 MAX_SCATTERS = 12  # labels drawn in the latent section
 MAX_POINTS = 2000  # latent means drawn per scatter
 COURT_KINDS = ("basketball", "sportvu")
+CHAIN_KINDS = ("polymer",)  # flattened 2-D bead chains, drawn as molecules
+CHAINS_SHOWN = 6
 STROKE_KINDS = ("handwritten-digits", "de-jong")
 SECTIONS = (  # id, heading; every report has these, in this order (a section says why when it is empty)
     ("overview", "Overview"),
@@ -146,7 +148,7 @@ class _Context:
     bundle: DataBundle
     split: SequenceDataset | ArrayDataset
     split_name: str
-    view: str  # "court", "strokes", "paths" (2-D), "paths3d", "series" (1 feature) or "vectors"
+    view: str  # "court", "strokes", "paths" (2-D), "paths3d", "series" (1 feature), "chains" or "vectors"
     seed: int
 
     @property
@@ -160,6 +162,8 @@ class _Context:
 
 def _view(loaded: LoadedModel, bundle: DataBundle) -> str:
     if not loaded.model.sequence_input:
+        if loaded.run is not None and loaded.run.data.kind in CHAIN_KINDS and bundle.features % 2 == 0:
+            return "chains"
         return "vectors"
     if loaded.run is not None and loaded.run.data.kind in COURT_KINDS and bundle.features == 3:
         return "court"
@@ -188,6 +192,12 @@ def _sequence_figure(ctx: _Context, sequences: list[np.ndarray], title: str, ref
 def _reconstructions(ctx: _Context, section: _Section) -> None:
     model, split = ctx.model, ctx.split
     what = f"{ctx.split_name} examples"
+    if ctx.view == "chains":
+        batch = split.__getitems__(list(range(min(CHAINS_SHOWN, len(split)))))
+        rows = [_chains(ctx, batch.values.cpu().numpy()), _chains(ctx, model.reconstruct(batch).cpu().numpy())]
+        fig = plots.plot_chain_grid(rows, ["data", "reconstruction"], title=f"Reconstructions of {what}")
+        section.figure(fig, f"{what.capitalize()} (top) and their decoded posterior means (bottom).", "reconstructions")
+        return
     if ctx.view == "vectors":
         x = ctx.to_data(split.batch().values.cpu().numpy())
         mu = ctx.to_data(model.reconstruct(split.batch()).cpu().numpy())
@@ -220,6 +230,12 @@ def _digit(ctx: _Context, seq: np.ndarray) -> np.ndarray:
     return drawable_digit(seq, relative)
 
 
+def _chains(ctx: _Context, values: np.ndarray) -> list[np.ndarray]:
+    """Flattened model-unit configurations as ``(n_beads, 2)`` chains in data units."""
+    flat = ctx.to_data(values.astype(np.float64))
+    return list(flat.reshape(len(flat), -1, 2))
+
+
 def _one_hot(x: np.ndarray) -> bool:
     return x.ndim == 2 and x.shape[1] > 1 and bool(np.all((x == 0) | (x == 1))) and bool(np.all(x.sum(1) == 1))
 
@@ -232,6 +248,14 @@ def _median_length(ctx: _Context) -> int:
 def _samples(ctx: _Context, section: _Section) -> None:
     model = ctx.model
     gen = torch.Generator().manual_seed(ctx.seed)
+    if ctx.view == "chains":
+        z = torch.randn((2 * CHAINS_SHOWN, model.latent_dim), generator=gen)
+        chains = _chains(ctx, model.point(model.decode(z)).cpu().numpy())
+        data = _chains(ctx, ctx.bundle.train.__getitems__(list(range(min(CHAINS_SHOWN, len(ctx.bundle.train))))).values.numpy())
+        fig = plots.plot_chain_grid([data, chains[:CHAINS_SHOWN], chains[CHAINS_SHOWN:]], ["training data", "model", "model"],
+                                    title="Samples from the prior (decoder means)")
+        section.figure(fig, f"Decoder means of {2 * CHAINS_SHOWN} draws z ~ N(0, I) below training configurations.", "samples")
+        return
     if ctx.view == "vectors":
         n = 2000
         z = torch.randn((n, model.latent_dim), generator=gen)
@@ -266,6 +290,12 @@ def _interpolation(ctx: _Context, section: _Section) -> None:
     alphas = torch.linspace(0, 1, INTERPOLATION_STEPS, dtype=q.dtype)
     z = (1 - alphas)[:, None] * q[0] + alphas[:, None] * q[1]
     caption = f"Decoded along z(α) = (1 − α) μ(a) + α μ(b) between {ctx.split_name} examples #{a} and #{b}."
+    if ctx.view == "chains":
+        chains = _chains(ctx, model.point(model.decode(z)).cpu().numpy())
+        titles = [[f"α = {float(al):.2f}" for al in alphas]]
+        fig = plots.plot_chain_grid([chains], ["decoded"], titles, f"Latent interpolation: #{a} → #{b}")
+        section.figure(fig, caption, "interpolation")
+        return
     if ctx.view == "vectors":
         decoded = ctx.to_data(model.point(model.decode(z)).cpu().numpy())
         fig = plots.plot_vector_interpolation(alphas.numpy(), decoded, title=f"Latent interpolation: #{a} → #{b}")

@@ -7,7 +7,7 @@ flexible probe cannot inflate it by memorising.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -240,3 +240,34 @@ def pca_sequence_baseline(
         }
     )
     return result
+
+
+def optimise_latent(
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    z0: torch.Tensor,
+    steps: int = 300,
+    lr: float = 0.05,
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Minimise ``objective(z)`` (one value per row of ``z``) by Adam on the latent points ``z0`` ``(B, D)``.
+
+    The rows are optimised independently (the objectives are summed, so each row's gradient is its own).
+    Returns the final points, the objective history ``(steps + 1, B)`` and the path of the points
+    ``(steps + 1, B, D)``; the model behind ``objective`` is not changed (its parameters get no gradient).
+    """
+    if steps < 0 or lr <= 0:
+        raise ValueError(f"steps must be >= 0 and lr > 0, got steps={steps}, lr={lr}")
+    z = z0.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    history, path = [], []
+    for _ in range(steps):
+        value = objective(z)
+        history.append(value.detach().cpu().numpy())
+        path.append(z.detach().cpu().numpy().copy())
+        opt.zero_grad()
+        grads = torch.autograd.grad(value.sum(), z)
+        z.grad = grads[0]
+        opt.step()
+    with torch.no_grad():
+        history.append(objective(z).cpu().numpy())
+    path.append(z.detach().cpu().numpy().copy())
+    return z.detach(), np.stack(history), np.stack(path)

@@ -119,3 +119,16 @@ def sliced_wasserstein(a: Any, b: Any, n_projections: int = 64, seed: int = 0) -
     dirs = np.random.default_rng(seed).normal(size=(n_projections, am.shape[1]))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     return float(np.mean([wasserstein_1d(am @ v, bm @ v) for v in dirs]))
+
+
+def gaussian_baseline(train: Any, n: int, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``n`` draws from the multivariate Gaussian fitted (maximum likelihood mean, unbiased covariance) to
+    ``train`` ``(N, D)``: the baseline a generative model must beat. Returns ``(samples, {"mean", "cov"})``;
+    the draws come from ``numpy.random.default_rng(seed)``."""
+    x = _as_matrix(train, "train")
+    if x.shape[0] < 2:
+        raise ValueError(f"a Gaussian fit needs at least 2 samples, got {x.shape[0]}")
+    mean = x.mean(0)
+    cov = np.atleast_2d(np.cov(x, rowvar=False))
+    samples = np.random.default_rng(seed).multivariate_normal(mean, cov, size=n)
+    return samples, {"mean": mean, "cov": cov}

@@ -178,6 +178,29 @@ def pairwise_distances(x: np.ndarray) -> np.ndarray:
     return out[0] if single else out
 
 
+PROPERTY_UNITS = {  # the observables of :func:`structure_properties` and their reduced units
+    "pairwise_distance": "sigma",
+    "bond_length": "sigma",
+    "bond_angle": "rad",
+    "radius_of_gyration": "sigma",
+    "potential_energy": "epsilon",
+}
+
+
+def structure_properties(x: np.ndarray) -> dict[str, np.ndarray]:
+    """The observables generated structures are judged by, for a batch ``(N, n_beads, 2)``: every pairwise
+    distance ``(N, n(n-1)/2)``, bond lengths ``(N, n-1)``, bond angles ``(N, n-2)``, radius of gyration and
+    potential energy ``(N,)`` (keys and units in :data:`PROPERTY_UNITS`)."""
+    xb, _ = _as_batch(x)
+    return {
+        "pairwise_distance": pairwise_distances(xb),
+        "bond_length": bond_lengths(xb),
+        "bond_angle": bond_angles(xb),
+        "radius_of_gyration": radius_of_gyration(xb),
+        "potential_energy": potential_energy(xb),
+    }
+
+
 def initial_chain(n_beads: int = 12, zigzag: float = 0.1) -> np.ndarray:
     """A slightly zig-zag chain along ``x`` with every bond at ``BOND_R0`` (``zigzag``: half-angle, rad)."""
     if n_beads < 2:
@@ -296,11 +319,13 @@ def unflatten(v: np.ndarray) -> np.ndarray:
 def polymer_configurations(
     n: int = 2000, n_beads: int = 12, temperature: float = 1.0, stride: int = 50, seed: int = 0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Aligned, flattened polymer frames ``(n, 2 n_beads)`` float32 with time, Rg and energy labels."""
+    """Aligned, flattened polymer frames ``(n, 2 n_beads)`` float32 with labels ``frame`` (index), ``time``
+    (reduced units), radius of gyration and potential energy."""
     frames, info = simulate_polymer(n_frames=n, n_beads=n_beads, temperature=temperature, stride=stride, seed=seed)
     values = align_and_flatten(frames).astype(np.float32)
     labels = {
-        "time": np.arange(n, dtype=np.int64),
+        "frame": np.arange(n, dtype=np.int64),
+        "time": info["time"].astype(np.float32),
         "radius_of_gyration": np.asarray(radius_of_gyration(frames), dtype=np.float32),
         "potential_energy": info["potential_energy"].astype(np.float32),
     }

@@ -32,7 +32,12 @@ class Experiment:
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
-_MODULES = ("seqvae.experiments.basketball", "seqvae.experiments.dmol", "seqvae.experiments.strokes")
+_MODULES = (
+    "seqvae.experiments.basketball",
+    "seqvae.experiments.dmol",
+    "seqvae.experiments.polymer",
+    "seqvae.experiments.strokes",
+)
 
 
 def register_experiment(name: str, help: str, reads_data: bool = False) -> Callable[[ExperimentFn], ExperimentFn]:

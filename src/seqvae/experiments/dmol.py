@@ -28,6 +28,7 @@ import torch
 from seqvae import plots
 from seqvae.analysis.metrics import (
     class_histogram,
+    gaussian_baseline,
     marginal_wasserstein,
     sliced_wasserstein,
     total_variation,
@@ -270,12 +271,9 @@ def regression_analysis(model: VAE, bundle: DataBundle, seed: int, n: int = PRIO
     """Wasserstein distances (data units) of VAE samples and of a single fitted Gaussian to the training data."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
     train = bundle.raw[bundle.splits["train"]].astype(np.float64)
     vae = _to_data_units(generate_samples(model, n, gen).numpy().astype(np.float64), bundle)
-    mean = train.mean(0)
-    cov = np.atleast_2d(np.cov(train, rowvar=False))
-    gauss = rng.multivariate_normal(mean, cov, size=n)
+    gauss, fitted = gaussian_baseline(train, n, seed)
     w_vae = marginal_wasserstein(vae, train)
     w_gauss = marginal_wasserstein(gauss, train)
     test_x = _to_data_units(bundle.test.values.numpy().astype(np.float64), bundle)
@@ -289,7 +287,7 @@ def regression_analysis(model: VAE, bundle: DataBundle, seed: int, n: int = PRIO
         "sliced_w1_gaussian": sliced_wasserstein(gauss, train, SLICED_PROJECTIONS, seed),
         "recon_rmse": float(np.sqrt(np.mean((test_x - test_mu) ** 2))),
         "generated_samples": n,
-        "gaussian_fit": {"mean": mean, "std": np.sqrt(np.diag(cov))},
+        "gaussian_fit": {"mean": fitted["mean"], "std": np.sqrt(np.diag(fitted["cov"]))},
         # arrays for figures (not written to metrics.json)
         "_train": train,
         "_vae": vae,
