@@ -99,6 +99,8 @@ def train(
         f"{s['best_val_loss']} at epoch {s['best_epoch']}; active latent units "
         f"{s['active_units']}/{result.model.latent_dim}; model exported to {run_dir}"
     )
+    if s.get("skipped_steps"):
+        console.print(f"[yellow]{s['skipped_steps']} steps skipped[/] for a non-finite loss or gradient (see the log)")
 
 
 @app.command()

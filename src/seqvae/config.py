@@ -263,8 +263,11 @@ class TrainConfig:
     extra_loggers: list[Literal["tensorboard", "mlflow"]] = field(default_factory=list)  # CSV is always written
     progress_bar: bool = True
     deterministic: bool = True
+    max_nonfinite_steps: int = 10  # consecutive skipped steps (non-finite loss or gradient) before the run stops
 
     def __post_init__(self) -> None:
+        if self.max_nonfinite_steps < 1:
+            raise ConfigError(f"train.max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}")
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:

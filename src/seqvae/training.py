@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -38,6 +39,19 @@ from seqvae.models.base import MODEL_REGISTRY, VAE, build_model, parse_model_con
 from seqvae.objectives import Objective
 
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2016: Var_x(E_q[z_d]) above this counts as active
+log = logging.getLogger("seqvae.training")
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """Every latent dimension ended inactive: the decoder ignores z (KL vanishing)."""
+
+
+class TrainingDiverged(SeqVAEError):
+    """Too many consecutive steps had a non-finite loss or gradient; the run stopped."""
+
+
+class _NonFiniteSteps(RuntimeError):
+    """Raised inside Lightning's loop; :func:`fit` turns it into :class:`TrainingDiverged`."""
 
 
 def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
@@ -91,6 +105,10 @@ class VAEModule(L.LightningModule):
         self._val_kl: list[torch.Tensor] = []
         self.kl_per_dim: list[float] = []
         self.n_active: int = 0
+        self.skipped_steps = 0  # steps skipped for a non-finite loss or gradient, whole run
+        self._skipped_epoch = 0
+        self._bad_in_a_row = 0
+        self._loss_finite = True
 
     @staticmethod
     def _terms(prefix: str, terms: dict[str, torch.Tensor], loss: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -105,14 +123,43 @@ class VAEModule(L.LightningModule):
             self.model.on_train_step(self.global_step)
         terms = self.objective(self.model, batch, self.global_step)
         loss = terms["loss"].mean()
-        values = self._terms("train", terms, loss)
-        values["beta"] = loss.new_tensor(self.objective.beta(self.global_step))
-        self._train_means.add(values, len(batch))
+        # a non-finite loss still goes through backward (its gradients are non-finite too, on every
+        # process under DDP after their all-reduce), and on_before_optimizer_step skips the update;
+        # it is kept out of the epoch means
+        self._loss_finite = bool(torch.isfinite(loss))
+        if self._loss_finite:
+            values = self._terms("train", terms, loss)
+            values["beta"] = loss.new_tensor(self.objective.beta(self.global_step))
+            self._train_means.add(values, len(batch))
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip the update when the loss or any gradient is non-finite: the gradients are dropped, so the
+        optimiser leaves those parameters and its moments as they were. After
+        ``train.max_nonfinite_steps`` such steps in a row the run stops."""
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        finite = self._loss_finite and all(bool(torch.isfinite(g).all()) for g in grads)
+        if finite:
+            self._bad_in_a_row = 0
+            return
+        optimizer.zero_grad(set_to_none=True)
+        self.skipped_steps += 1
+        self._skipped_epoch += 1
+        self._bad_in_a_row += 1
+        what = "loss" if not self._loss_finite else "gradient"
+        log.warning("step %d (epoch %d): non-finite %s, update skipped", self.global_step, self.current_epoch, what)
+        if self._bad_in_a_row >= self.train_config.max_nonfinite_steps:
+            raise _NonFiniteSteps(
+                f"{self._bad_in_a_row} consecutive steps had a non-finite loss or gradient (the last at step "
+                f"{self.global_step}, epoch {self.current_epoch})"
+            )
 
     def on_train_epoch_end(self) -> None:
         # logged once per epoch: Lightning's per-step self.log costs more than a small model's step
-        self.log_dict(self._train_means.pop(self.trainer.strategy), on_epoch=True)
+        values = self._train_means.pop(self.trainer.strategy)
+        values["train/skipped_steps"] = torch.tensor(float(self._skipped_epoch))
+        self._skipped_epoch = 0
+        self.log_dict(values, on_epoch=True)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         terms = self.objective(self.model, batch, self.global_step)
@@ -152,6 +199,26 @@ class VAEModule(L.LightningModule):
         cfg = self.train_config
         cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         return cls(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+@contextlib.contextmanager
+def _distribution_checks(enabled: bool) -> Iterator[None]:
+    previous = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(enabled)
+    try:
+        yield
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(previous)
+
+
+class _AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary file and renamed into place: a run killed while saving leaves
+    the previous checkpoint intact, never a truncated one."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_bytes_atomic(Path(path), buffer.getvalue())
 
 
 class _ProgressBar(RichProgressBar):
@@ -199,6 +266,7 @@ def build_trainer(
         deterministic=cfg.deterministic,
         logger=[CSVLogger(save_dir=str(out_dir), name="", version="logs"), *_extra_loggers(cfg, out_dir)],
         callbacks=callbacks,
+        plugins=[_AtomicCheckpointIO()],
         enable_progress_bar=cfg.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
@@ -365,6 +433,8 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     last = out / "checkpoints" / LAST_CHECKPOINT
     if resume and not last.is_file():
         raise CheckpointError(f"cannot resume {out}: {last} does not exist (no epoch of that run finished)")
+    if resume:
+        read_lightning_checkpoint(last)  # refuses, before Lightning opens it, anything but tensors and plain values
     if rank_zero_only.rank == 0:  # DDP launches copies of this process; only the first one writes
         if not resume:
             _clear_previous_run(out)
@@ -397,12 +467,22 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
             use_distributed_sampler=not bucket,
         )
         try:
-            # our checkpoints hold only tensors and plain values: never unpickle anything else
-            trainer.fit(module, train_loader, val_loader, ckpt_path=last if resume else None, weights_only=True)
+            # our checkpoints hold only tensors and plain values: never unpickle anything else; argument
+            # checks of torch.distributions are off, so that a non-finite batch reaches the step guard
+            # (VAEModule.on_before_optimizer_step) instead of raising
+            with _distribution_checks(False):
+                trainer.fit(module, train_loader, val_loader, ckpt_path=last if resume else None, weights_only=True)
         except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown and sys.exit(1)
             if trainer.state.status != TrainerStatus.INTERRUPTED:
                 raise
             interrupted = True
+        except _NonFiniteSteps as exc:
+            kept = [p for p in (out / "checkpoints" / "best.ckpt", last) if p.is_file()]
+            where = ", ".join(str(p) for p in kept) if kept else "none (no epoch finished)"
+            raise TrainingDiverged(
+                f"training stopped: {exc}. Checkpoints of the last finished epoch: {where}. Lower train.lr, set "
+                "train.gradient_clip, or check the data; `seqvae train --resume` continues from the last one."
+            ) from None
         finally:
             if trainer.is_global_zero:
                 _merge_csv_log(out / "logs" / "metrics.csv", earlier_log)
@@ -423,11 +503,22 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         "best_val_loss": _float(ckpt.best_model_score) if best else None,
         "active_units": module.n_active,
         "kl_per_dim": module.kl_per_dim,
+        "skipped_steps": module.skipped_steps,
         "interrupted": interrupted,
         "resumed": resume,
     }
     if main:
         write_json_atomic(out / "train_summary.json", summary)
+        if has_val and module.kl_per_dim and module.n_active == 0:
+            kl = ", ".join(f"{v:.3g}" for v in module.kl_per_dim)
+            warnings.warn(
+                f"posterior collapse: none of the {model.latent_dim} latent dimensions is active (variance of the "
+                f"validation posterior means <= {ACTIVE_UNIT_THRESHOLD}; KL per dimension {kl} nats), so the decoder "
+                "ignores z. Try KL annealing (objective.anneal.kind=linear), free bits (objective.free_bits) or a "
+                "weaker decoder.",
+                PosteriorCollapseWarning,
+                stacklevel=2,
+            )
     result = FitResult(model=model, bundle=bundle, out_dir=out, summary=summary, is_main_process=main)
     if interrupted:
         raise TrainingInterrupted(result)
