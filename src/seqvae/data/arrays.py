@@ -33,12 +33,17 @@ def check_finite(values: np.ndarray, source: str) -> None:
 class ArrayDataset(Dataset):
     """Examples held as tensors in memory; batches are sliced, not collated one sample at a time."""
 
-    def __init__(self, values: Tensor, labels: dict[str, Tensor] | None = None) -> None:
+    def __init__(
+        self, values: Tensor, labels: dict[str, Tensor] | None = None, condition: Tensor | None = None
+    ) -> None:
         self.values = values
         self.labels = labels or {}
+        self.condition = condition  # per-example rows a conditional model conditions on (Batch.condition)
         for name, lab in self.labels.items():
             if len(lab) != len(values):
                 raise DataError(f"label {name!r} has {len(lab)} entries for {len(values)} examples")
+        if condition is not None and len(condition) != len(values):
+            raise DataError(f"condition has {len(condition)} rows for {len(values)} examples")
 
     def __len__(self) -> int:
         return len(self.values)
@@ -48,11 +53,12 @@ class ArrayDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> Batch:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        return Batch(values=self.values[idx], labels={k: v[idx] for k, v in self.labels.items()})
+        condition = None if self.condition is None else self.condition[idx]
+        return Batch(values=self.values[idx], condition=condition, labels={k: v[idx] for k, v in self.labels.items()})
 
     def batch(self) -> Batch:
         """All examples as one batch."""
-        return Batch(values=self.values, labels=dict(self.labels))
+        return Batch(values=self.values, condition=self.condition, labels=dict(self.labels))
 
 
 def identity_collate(batch: Batch) -> Batch:
@@ -233,11 +239,11 @@ def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:
             raise DataError(f"{path}: unsupported file type {suffix!r}; use .npy, .npz or .csv")
     except DataError:
         raise
-    except ValueError as exc:
-        # numpy raises ValueError for object arrays (pickle refused) and corrupt files
-        raise DataError(f"{path}: cannot read as a numeric array ({exc})") from exc
     except OSError as exc:
         raise DataError(f"{path}: cannot read file ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - numpy, zipfile and zlib raise many types for corrupt files
+        # (ValueError for object arrays, whose pickle is refused, EOFError, BadZipFile, a header's SyntaxError)
+        raise DataError(f"{path}: cannot read as a numeric array ({type(exc).__name__}: {exc})") from exc
     if arr.dtype.kind not in "fiub":
         raise DataError(f"{path}: expected a numeric array, got dtype {arr.dtype}")
     arr = np.asarray(arr, dtype=np.float32)
@@ -307,17 +313,27 @@ def bundle_arrays(
     test_fraction: float,
     normalize: bool,
     seed: int,
+    condition: np.ndarray | None = None,
 ) -> DataBundle:
-    """Split ``values`` by ``seed``, fit the normaliser on train, and wrap each split as a dataset."""
+    """Split ``values`` by ``seed``, fit the normaliser on train, and wrap each split as a dataset.
+
+    ``condition`` ``(N, C)``, if given, rides along with each example as ``Batch.condition`` (never normalised).
+    """
     values = np.asarray(values, dtype=np.float32)
     check_finite(values, "data")
+    if condition is not None:
+        condition = np.asarray(condition, dtype=np.float32)
+        if condition.ndim != 2 or len(condition) != len(values):
+            raise DataError(f"condition must be ({len(values)}, C) for {len(values)} examples, got {condition.shape}")
+        check_finite(condition, "condition")
     splits = split_indices(len(values), val_fraction, test_fraction, seed)
     normalizer = Normalizer.fit(values[splits["train"]]) if normalize else None
     model_values = normalizer.transform(values) if normalizer is not None else values
 
     def make(idx: np.ndarray) -> ArrayDataset:
         labs = {k: torch.as_tensor(np.asarray(v)[idx]) for k, v in labels.items()}
-        return ArrayDataset(torch.as_tensor(model_values[idx], dtype=torch.float32), labs)
+        cond = None if condition is None else torch.as_tensor(condition[idx])
+        return ArrayDataset(torch.as_tensor(model_values[idx], dtype=torch.float32), labs, cond)
 
     return DataBundle(
         train=make(splits["train"]),

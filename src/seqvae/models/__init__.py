@@ -1,6 +1,7 @@
 """Models: the shared VAE protocol and the registry of model kinds."""
 
 from seqvae.models.base import MODEL_REGISTRY, VAE, ModelOutput, build_model, parse_model_config, register_model
+from seqvae.models.conditional import ConditionalVAE
 from seqvae.models.linear import LinearGaussianVAE
 from seqvae.models.mlp import MLPVAE
 from seqvae.models.recurrent import VRAE, StackedLSTMVAE
@@ -9,6 +10,7 @@ from seqvae.models.sketch import StrokeMDNVAE
 __all__ = [
     "MODEL_REGISTRY",
     "VAE",
+    "ConditionalVAE",
     "LinearGaussianVAE",
     "MLPVAE",
     "StackedLSTMVAE",
