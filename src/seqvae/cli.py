@@ -63,10 +63,14 @@ def train(
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; overrides the config's seed.")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory from its last finished epoch (e.g. after Ctrl+C); --set train.max_epochs=N extends it.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    accelerator: Annotated[Optional[str], typer.Option(help="cpu, gpu, mps or auto (sets train.accelerator).")] = None,
+    devices: Annotated[Optional[str], typer.Option(help="Devices per node: a number, a list like '0,2', or 'auto' (sets train.devices). Each device is one process with train.batch_size examples per step.")] = None,
+    num_nodes: Annotated[Optional[int], typer.Option("--num-nodes", help="Machines taking part (sets train.num_nodes); launch with torchrun or srun, see the README.")] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy, e.g. ddp (sets train.strategy).")] = None,
 ) -> None:
     """Train a model and export its best weights as model.safetensors + config.json in OUT.
 
-    Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped.
+    Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped. With --devices N (and --num-nodes M) training runs data-parallel (DDP): the effective batch is N x M x train.batch_size.
     """
     from seqvae.config import load_run_config
     from seqvae.training import fit, read_run_config
@@ -84,6 +88,9 @@ def train(
             extra.append(f"seed={seed}")
         if not progress:
             extra.append("train.progress_bar=false")
+        for key, value in (("accelerator", accelerator), ("devices", devices), ("num_nodes", num_nodes), ("strategy", strategy)):
+            if value is not None:
+                extra.append(f"train.{key}={value}")
         if config is not None:
             cfg = load_run_config(config, extra, preset=preset)
         else:
