@@ -176,6 +176,60 @@ def test_sportvu_files_are_read_or_refused(sportvu_files, which, tops) -> None:
         assert all(np.all(np.isfinite(s)) and s.shape[1] == 3 for s in table.sequences)
 
 
+@pytest.fixture(scope="module")
+def sportvu_json(tmp_path_factory) -> tuple[dict, str]:
+    import json
+
+    from test_basketball_reader import HOOPS, _events, _json_game, _layout, _write_events
+
+    d = tmp_path_factory.mktemp("sportvu_json")
+    sims, labels = simulate_shots(n=3, seed=2)
+    rows, releases = _layout(sims, HOOPS[:3], [1, 1, 1])
+    release_row = next(i for i, r in enumerate(rows) if r[1] == releases[1])
+    game = _json_game(d / "game.json", rows, split=release_row + 10, blind=release_row + 5)
+    events = _write_events(d / "events.csv", _events(releases, labels["made"], [1, 1, 1], game=None))
+    return json.loads(game.read_text()), events.read_text()
+
+
+def _leaves(obj, path=()):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _leaves(v, (*path, i))
+    yield path
+
+
+JSON_JUNK = [None, "x", "", -1, 0, 1e308, float("nan"), [], {}, [1, 2], {"a": 1}, True]
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.sampled_from(JSON_JUNK)), min_size=1, max_size=4),
+       bops=st.one_of(st.none(), byte_damage()))
+def test_sportvu_json_games_are_read_or_refused(sportvu_json, edits, bops) -> None:
+    import copy
+    import json
+
+    game, events = sportvu_json
+    game = copy.deepcopy(game)
+    for where, junk in edits:
+        leaves = [p for p in _leaves(game) if p]
+        path = leaves[where % len(leaves)]
+        node = game
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = copy.deepcopy(junk)
+    text = json.dumps(game).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        g, e = Path(tmp) / "game.json", Path(tmp) / "events.csv"
+        g.write_bytes(damage_bytes(text, bops) if bops else text)
+        e.write_text(events)
+        table = read_or_refuse(read_sportvu, g, e)
+    if table is not None:
+        assert all(np.all(np.isfinite(s)) and s.shape[1] == 3 for s in table.sequences)
+
+
 # --------------------------------------------------------------------------- Sprites .npy
 
 

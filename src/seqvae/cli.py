@@ -106,6 +106,9 @@ def train(
         f"{s['best_val_loss']} at epoch {s['best_epoch']}; active latent units "
         f"{s['active_units']}/{result.model.latent_dim}; model exported to {run_dir}"
     )
+    if s.get("kl_per_dim"):
+        kl = ", ".join(f"{v:.3g}" for v in s["kl_per_dim"][:16]) + (" ..." if len(s["kl_per_dim"]) > 16 else "")
+        console.print(f"KL per latent dimension (validation, nats): {kl}")
     if s.get("skipped_steps"):
         console.print(f"[yellow]{s['skipped_steps']} steps skipped[/] for a non-finite loss or gradient (see the log)")
 
