@@ -135,7 +135,9 @@ class LengthBucketSampler(Sampler[list[int]]):
 
     Each epoch the indices are shuffled (seeded by ``(seed, epoch)``), cut into pools of
     ``pool_batches`` batches, sorted by length within each pool, batched, and the batches
-    shuffled. Under DDP every process takes every ``world_size``-th batch of the same order.
+    shuffled. Under DDP every process takes every ``world_size``-th batch of the same order; when
+    the number of batches does not divide, the largest batches are halved, so every process takes
+    the same number of steps and every sequence is still seen exactly once per epoch.
     """
 
     def __init__(self, lengths: Tensor | np.ndarray, batch_size: int, seed: int = 0, pool_batches: int = 50) -> None:
@@ -171,11 +173,25 @@ class LengthBucketSampler(Sampler[list[int]]):
         batches = self._batches()
         self.epoch += 1  # the next pass is the next epoch unless set_epoch says otherwise
         rank, world = self._shard()
-        if world > 1:  # every process gets the same number of batches
-            per = -(-len(batches) // world)
-            batches = (batches * world)[: per * world]
+        if world > 1:
+            batches = _divisible(batches, world)
             batches = batches[rank::world]
         return iter(batches)
+
+
+def _divisible(batches: list[list[int]], world: int) -> list[list[int]]:
+    """``batches`` made a multiple of ``world`` in number, so every process takes as many steps, by halving
+    the largest batches: every sequence still comes exactly once. Only with fewer sequences than processes
+    are batches repeated."""
+    batches = list(batches)
+    while len(batches) % world:
+        j = max(range(len(batches)), key=lambda k: len(batches[k]))
+        if len(batches[j]) < 2:
+            per = -(-len(batches) // world)
+            return (batches * world)[: per * world]
+        half = len(batches[j]) // 2
+        batches[j : j + 1] = [batches[j][:half], batches[j][half:]]
+    return batches
 
 
 # --------------------------------------------------------------------------- normalisation

@@ -166,8 +166,11 @@ class RecurrentVAE(VAE):
         self.stop = nn.Linear(config.dec_hidden, 1) if config.end_of_sequence else None
 
     # -- subclasses ------------------------------------------------------------------------------
-    def _decode_params(self, z: Tensor, steps: int, targets: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Likelihood parameters ``(N, steps, P)`` and the decoder's top hidden states ``(N, steps, H)``."""
+    def _decode_params(
+        self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Likelihood parameters ``(N, steps, P)`` and the decoder's top hidden states ``(N, steps, H)``;
+        with ``lengths`` a model may skip the steps after each sequence's end (their outputs are unused)."""
         raise NotImplementedError
 
     def _targets(self, batch: Batch) -> Tensor | None:
@@ -194,11 +197,13 @@ class RecurrentVAE(VAE):
 
     def decode(self, z: Tensor, batch: Batch | None = None, length: int | None = None) -> SequenceLikelihood:
         """p(x|z) over ``batch``'s time axis, or over ``length`` (default ``max_length``) steps."""
+        lengths = None
         if batch is not None:
             steps, targets = batch.values.shape[1], (self._targets(batch) if self.training else None)
+            lengths = _lengths_and_mask(batch)[0]
         else:
             steps, targets = int(length or self.config.max_length), None
-        params, hidden = self._decode_params(z, steps, targets)
+        params, hidden = self._decode_params(z, steps, targets, lengths)
         stop_logits = self.stop(hidden).squeeze(-1) if self.stop is not None else None
         return SequenceLikelihood(self.head(params), stop_logits)
 
@@ -259,6 +264,9 @@ class VRAEConfig(RecurrentConfig):
     teacher_forcing: float = 0.0
     teacher_forcing_schedule: Literal["constant", "linear", "inverse-sigmoid"] = "constant"
     teacher_forcing_steps: int = 1000
+    # the decoder stops computing for sequences that have ended (the batch shrinks as they end); the
+    # outputs on real steps are those of the full padded computation, padded steps are zeros
+    skip_finished: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -312,25 +320,49 @@ class VRAE(RecurrentVAE):
             states.append((h, parts[i * self.state_size + 1]) if self.state_size == 2 else (h,))
         return states
 
-    def _decode_params(self, z: Tensor, steps: int, targets: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _decode_params(
+        self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        n = len(z)
+        order = None
+        active = [n] * steps
+        if lengths is not None and self.config.skip_finished and n > 1:
+            # longest first, so the sequences still running at step t are always the first rows
+            order = torch.argsort(lengths, descending=True, stable=True)
+            z = z[order]
+            targets = targets[order] if targets is not None else None
+            running = lengths[order][None, :] > torch.arange(steps, device=lengths.device)[:, None]
+            active = running.sum(1).tolist()
         states = self.initial_state(z)
-        prev = self.start.expand(len(z), -1)
+        prev = self.start.expand(n, -1)
         params_out, hidden_out = [], []
         lstm = self.state_size == 2
         for t in range(steps):
+            m = active[t]
+            if m < len(prev):  # sequences ended: drop their rows from the recurrence
+                prev = prev[:m]
+                states = [tuple(s[:m] for s in st) for st in states]
             inp = prev
             for i, cell in enumerate(self.cells):
                 states[i] = cell(inp, states[i]) if lstm else (cell(inp, states[i][0]),)
                 inp = states[i][0]
             params = self.out(inp)
-            params_out.append(params)
-            hidden_out.append(inp)
+            params_out.append(F.pad(params, (0, 0, 0, n - m)) if m < n else params)
+            hidden_out.append(F.pad(inp, (0, 0, 0, n - m)) if m < n else inp)
             prev = self.head.point_from_params(params)
             if targets is not None:
-                # drawn step by step, so the draws for the real steps do not depend on the padding
-                use_truth = torch.rand(len(z), 1, device=z.device) < self.teacher_forcing_now
-                prev = torch.where(use_truth, targets[:, t], prev)
-        return torch.stack(params_out, 1), torch.stack(hidden_out, 1)
+                # drawn step by step for every sequence in the original order, so the draws for the real
+                # steps depend neither on the padding nor on which rows are still running
+                use_truth = torch.rand(n, 1, device=z.device) < self.teacher_forcing_now
+                if order is not None:
+                    use_truth = use_truth[order]
+                prev = torch.where(use_truth[:m], targets[:m, t], prev)
+        params_all, hidden_all = torch.stack(params_out, 1), torch.stack(hidden_out, 1)
+        if order is not None:
+            inverse = torch.empty_like(order)
+            inverse[order] = torch.arange(n, device=order.device)
+            params_all, hidden_all = params_all[inverse], hidden_all[inverse]
+        return params_all, hidden_all
 
 
 # --------------------------------------------------------------------------- stacked LSTM (source 001)
@@ -363,7 +395,9 @@ class StackedLSTMVAE(RecurrentVAE):
         self.out_scale = nn.Parameter(torch.ones(self.head.num_params))
         self.out_shift = nn.Parameter(torch.zeros(self.head.num_params))
 
-    def _decode_params(self, z: Tensor, steps: int, targets: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _decode_params(
+        self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         hidden, _ = self.decoder(z[:, None, :].expand(-1, steps, -1))
         out, _ = self.to_output(hidden)
         return out * self.out_scale + self.out_shift, hidden
