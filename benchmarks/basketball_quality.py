@@ -10,18 +10,11 @@ the test ELBO.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).parent))
+import experiment_seeds  # noqa: E402
 
 COLUMNS = (
     "seed", "wall_seconds", "make_rate", "start_x_r2_knn", "start_y_r2_knn", "start_x_r2_linear",
@@ -30,48 +23,17 @@ COLUMNS = (
 )
 
 
-def one_seed(seed: int, extra: list[str]) -> dict:
-    seqvae = shutil.which("seqvae") or str(Path(sys.executable).with_name("seqvae"))
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [seqvae, "experiment", "basketball", "--out", tmp, "--seed", str(seed), "--no-progress", *extra]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-        metrics = json.loads((Path(tmp) / "metrics.json").read_text())
+def row(metrics: dict) -> dict:
     probes = metrics["validation"]["probes"]
-    row = {"seed": seed, **metrics["summary"]}
+    out = dict(metrics["summary"])
     for axis in ("x", "y"):
-        row[f"start_{axis}_r2_linear"] = probes[f"start_{axis}"]["r2_linear"]
-    row["made_auc_logistic"] = probes["made"]["auc_logistic"]
+        out[f"start_{axis}_r2_linear"] = probes[f"start_{axis}"]["r2_linear"]
+    out["made_auc_logistic"] = probes["made"]["auc_logistic"]
     for align in ("pad", "resample"):
-        row[f"pca2_{align}_made_auc_knn"] = metrics["pca"][align]["probes"]["made"]["auc_knn"]
-    row["wall_seconds"] = round(wall, 1)
-    row["claims"] = metrics["claims"]
-    return row
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "basketball_quality.json")
-    args = parser.parse_args()
-    extra = [a for kv in args.overrides for a in ("--set", kv)]
-    rows = [one_seed(s, extra) for s in args.seeds]
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
-    for row in rows:
-        cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS]
-        print("| " + " | ".join(cells) + " |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    info = {
-        "command": "seqvae experiment basketball --seed S " + " ".join(extra),
-        "torch": torch.__version__,
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-    }
-    args.out.write_text(json.dumps({**info, "rows": rows}, indent=2) + "\n")
+        out[f"pca2_{align}_made_auc_knn"] = metrics["pca"][align]["probes"]["made"]["auc_knn"]
+    out["claims"] = metrics["claims"]
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    experiment_seeds.main("basketball", COLUMNS, row, __doc__.splitlines()[0])

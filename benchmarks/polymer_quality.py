@@ -12,18 +12,11 @@ energy reached by latent optimisation against the training ranges (reduced LJ un
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).parent))
+import experiment_seeds  # noqa: E402
 
 COLUMNS = (
     "seed", "wall_seconds", "vae_mean_w1_bond_rg", "gaussian_mean_w1_bond_rg", "vae_stretched_fraction",
@@ -32,43 +25,14 @@ COLUMNS = (
 )
 
 
-def one_seed(seed: int, extra: list[str]) -> dict:
-    seqvae = shutil.which("seqvae") or str(Path(sys.executable).with_name("seqvae"))
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [seqvae, "experiment", "polymer", "--out", tmp, "--seed", str(seed), "--no-progress", *extra]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-        metrics = json.loads((Path(tmp) / "metrics.json").read_text())
-    row = {"seed": seed, **metrics["summary"], "active_units": metrics["train"]["active_units"]}
-    row["wall_seconds"] = round(wall, 1)
-    row["generated"] = metrics["generated"]  # W1 per property, stretched fractions, energies of each source
-    row["claims"] = metrics["claims"]
-    return row
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "polymer_quality.json")
-    args = parser.parse_args()
-    extra = [a for kv in args.overrides for a in ("--set", kv)]
-    rows = [one_seed(s, extra) for s in args.seeds]
-    print("| " + " | ".join(COLUMNS) + " |")
-    print("|" + "---|" * len(COLUMNS))
-    for row in rows:
-        cells = [f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS]
-        print("| " + " | ".join(cells) + " |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    info = {
-        "command": "seqvae experiment polymer --seed S " + " ".join(extra),
-        "torch": torch.__version__,
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
+def row(metrics: dict) -> dict:
+    return {
+        **metrics["summary"],
+        "active_units": metrics["train"]["active_units"],
+        "generated": metrics["generated"],  # W1 per property, stretched fractions, energies of each source
+        "claims": metrics["claims"],
     }
-    args.out.write_text(json.dumps({**info, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    experiment_seeds.main("polymer", COLUMNS, row, __doc__.splitlines()[0], float_format=".4g")
