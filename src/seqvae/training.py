@@ -68,11 +68,15 @@ class _EpochMeans:
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
 
-    def add(self, values: dict[str, torch.Tensor], n: int) -> None:
+    def add(self, values: dict[str, torch.Tensor], n: int, keep: torch.Tensor | None = None) -> None:
+        """Add a batch of ``n`` examples; with ``keep`` (a boolean 0-d tensor) it counts only when true,
+        decided without synchronising with the device."""
         for key, value in values.items():
             value = value.detach() * n
+            if keep is not None:
+                value = torch.where(keep, value, torch.zeros_like(value))
             self.sums[key] = self.sums[key] + value if key in self.sums else value
-        self.count += n
+        self.count = self.count + (n if keep is None else keep.to(torch.float32) * n)
 
     def pop(self, strategy: Any) -> dict[str, torch.Tensor]:
         """The means (reduced across processes), and a reset for the next epoch."""
@@ -81,7 +85,7 @@ class _EpochMeans:
         if not keys:
             return {}
         stacked = torch.stack([sums[k].float() for k in keys])
-        stacked = torch.cat([stacked, stacked.new_tensor([float(count)])])
+        stacked = torch.cat([stacked, torch.as_tensor(count, dtype=stacked.dtype, device=stacked.device).reshape(1)])
         total = strategy.reduce(stacked, reduce_op="sum")  # identity on one device
         return {k: total[i] / total[-1] for i, k in enumerate(keys)}
 
@@ -108,7 +112,7 @@ class VAEModule(L.LightningModule):
         self.skipped_steps = 0  # steps skipped for a non-finite loss or gradient, whole run
         self._skipped_epoch = 0
         self._bad_in_a_row = 0
-        self._loss_finite = True
+        self._loss_finite = torch.tensor(True)
 
     @staticmethod
     def _terms(prefix: str, terms: dict[str, torch.Tensor], loss: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -126,11 +130,10 @@ class VAEModule(L.LightningModule):
         # a non-finite loss still goes through backward (its gradients are non-finite too, on every
         # process under DDP after their all-reduce), and on_before_optimizer_step skips the update;
         # it is kept out of the epoch means
-        self._loss_finite = bool(torch.isfinite(loss))
-        if self._loss_finite:
-            values = self._terms("train", terms, loss)
-            values["beta"] = loss.new_tensor(self.objective.beta(self.global_step))
-            self._train_means.add(values, len(batch))
+        self._loss_finite = torch.isfinite(loss.detach())
+        values = self._terms("train", terms, loss)
+        values["beta"] = loss.new_tensor(self.objective.beta(self.global_step))
+        self._train_means.add(values, len(batch), keep=self._loss_finite)
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -138,15 +141,17 @@ class VAEModule(L.LightningModule):
         optimiser leaves those parameters and its moments as they were. After
         ``train.max_nonfinite_steps`` such steps in a row the run stops."""
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        finite = self._loss_finite and all(bool(torch.isfinite(g).all()) for g in grads)
-        if finite:
+        ok = self._loss_finite
+        if grads:  # a non-finite element makes the total norm non-finite: one reduction, one sync per step
+            ok = ok & torch.isfinite(_total_norm(grads))
+        if bool(ok):
             self._bad_in_a_row = 0
             return
         optimizer.zero_grad(set_to_none=True)
         self.skipped_steps += 1
         self._skipped_epoch += 1
         self._bad_in_a_row += 1
-        what = "loss" if not self._loss_finite else "gradient"
+        what = "loss" if not bool(self._loss_finite) else "gradient"
         log.warning("step %d (epoch %d): non-finite %s, update skipped", self.global_step, self.current_epoch, what)
         if self._bad_in_a_row >= self.train_config.max_nonfinite_steps:
             raise _NonFiniteSteps(
@@ -199,6 +204,14 @@ class VAEModule(L.LightningModule):
         cfg = self.train_config
         cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         return cls(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of all ``tensors`` together, without a device synchronisation."""
+    fn = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6 (foreach kernels)
+    if fn is not None:
+        return fn(tensors)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach()) for t in tensors]))
 
 
 @contextlib.contextmanager
