@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from seqvae.analysis.evaluation import evaluate_in_data_units
 from seqvae.analysis.latent import uniform_ball
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
 from seqvae.data.arrays import ArrayDataset, read_array_file, save_npz_atomic, write_json_atomic
-from seqvae.data.readers import read_sequences
+from seqvae.data.readers import SequenceTable, iter_parquet_sequences, read_sequences
 from seqvae.data.sequences import SequenceDataset, length_mask
 from seqvae.data.sources import load_data, load_sequences, prepare_sequences
+from seqvae.data.streaming import NpzStreamWriter
 from seqvae.errors import CheckpointError, DataError
 from seqvae.plots import plot_sequence_strip, save_figure
 
@@ -27,27 +30,49 @@ def read_model_input(loaded: LoadedModel, path: str | Path, seed: int = 0) -> Ar
     """
     model = loaded.model
     if model.sequence_input:
-        seq_cfg = loaded.run.data.sequence if loaded.run is not None else SequenceDataConfig(min_length=1)
-        table = read_sequences(
-            path,
-            features=seq_cfg.features,
-            labels=seq_cfg.labels,
-            expected_features=None if seq_cfg.to_absolute or seq_cfg.features else model.features,
-            min_length=1,
-            id_column=seq_cfg.id_column,
-            time_column=seq_cfg.time_column,
-        )
-        if table.features != model.features:
-            raise DataError(f"{path}: has {table.features} features per step, the model expects {model.features}")
-        table = prepare_sequences(table, seq_cfg, seed)
-        seqs = [loaded.normalizer.transform(x) for x in table.sequences] if loaded.normalizer else table.sequences
-        return SequenceDataset(seqs, table.labels, table.ids)
+        return _sequence_input(loaded, read_sequences(path, **_sequence_read_options(loaded)), path, seed)
     values = read_array_file(path)
     if values.shape[1] != model.features:
         raise DataError(f"{path}: has {values.shape[1]} features per example, the model expects {model.features}")
     if loaded.normalizer is not None:
         values = loaded.normalizer.transform(values)
     return ArrayDataset(torch.as_tensor(values, dtype=torch.float32))
+
+
+def _sequence_read_options(loaded: LoadedModel) -> dict[str, Any]:
+    seq_cfg = loaded.run.data.sequence if loaded.run is not None else SequenceDataConfig(min_length=1)
+    return {
+        "features": seq_cfg.features,
+        "labels": seq_cfg.labels,
+        "expected_features": None if seq_cfg.to_absolute or seq_cfg.features else loaded.model.features,
+        "min_length": 1,
+        "id_column": seq_cfg.id_column,
+        "time_column": seq_cfg.time_column,
+    }
+
+
+def _sequence_input(loaded: LoadedModel, table: SequenceTable, path: str | Path, seed: int) -> SequenceDataset:
+    """Sequences as read, prepared as the run prepared its data and mapped to model units."""
+    model = loaded.model
+    if table.features != model.features:
+        raise DataError(f"{path}: has {table.features} features per step, the model expects {model.features}")
+    seq_cfg = loaded.run.data.sequence if loaded.run is not None else SequenceDataConfig(min_length=1)
+    table = prepare_sequences(table, seq_cfg, seed)
+    seqs = [loaded.normalizer.transform(x) for x in table.sequences] if loaded.normalizer else table.sequences
+    return SequenceDataset(seqs, table.labels, table.ids)
+
+
+def model_input_blocks(
+    loaded: LoadedModel, path: str | Path, seed: int = 0, batch_rows: int = 65536
+) -> Iterator[ArrayDataset | SequenceDataset]:
+    """``path`` in model units, a block at a time: a long-format Parquet file of sequences is streamed
+    (:func:`~seqvae.data.readers.iter_parquet_sequences`, ``batch_rows`` rows per block); any other file
+    is one block."""
+    if loaded.model.sequence_input and Path(path).suffix.lower() == ".parquet":
+        for table in iter_parquet_sequences(path, batch_rows=batch_rows, **_sequence_read_options(loaded)):
+            yield _sequence_input(loaded, table, path, seed)
+    else:
+        yield read_model_input(loaded, path, seed)
 
 
 def to_data_units(loaded: LoadedModel, values: np.ndarray) -> np.ndarray:
@@ -138,16 +163,36 @@ def sample_run(
 
 
 def encode_file(
-    run_dir: str | Path, data: str | Path, output: str | Path | None = None, seed: int = 0, chunk: int = 4096
+    run_dir: str | Path,
+    data: str | Path | Sequence[str | Path],
+    output: str | Path | None = None,
+    seed: int = 0,
+    chunk: int = 4096,
+    progress: bool = False,
+    batch_rows: int = 65536,
 ) -> tuple[Path, int]:
-    """Encode every row of ``data``; write posterior ``mean`` and ``std`` ``(N, latent_dim)`` to an .npz."""
+    """Encode every example of ``data`` (a file, or shard files encoded in order); write the posterior
+    ``mean`` and ``std`` ``(N, latent_dim)`` (and, for sequences, their ``ids``) to an .npz.
+
+    Latents are written block by block (:class:`~seqvae.data.streaming.NpzStreamWriter`), so memory is
+    bounded by one shard, or by ``batch_rows`` rows of a long-format Parquet file, whatever the total.
+    """
     loaded = load_run(run_dir)
-    dataset = read_model_input(loaded, data, seed)
-    mean, std = encode_dataset(loaded, dataset, seed, chunk)
-    out = Path(output) if output is not None else loaded.path / f"{Path(data).stem}.latents.npz"
-    extra = {"ids": np.asarray(dataset.ids)} if isinstance(dataset, SequenceDataset) else {}
-    save_npz_atomic(out, mean=mean.numpy(), std=std.numpy(), **extra)
-    return out, len(dataset)
+    paths = [Path(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
+    if not paths:
+        raise DataError("no data files to encode")
+    out = Path(output) if output is not None else loaded.path / f"{paths[0].stem}.latents.npz"
+    columns = [SpinnerColumn(), TextColumn("encoding {task.description}"), TextColumn("{task.completed:,} examples"),
+               TimeElapsedColumn()]
+    with NpzStreamWriter(out) as writer, Progress(*columns, disable=not progress, transient=True) as bar:
+        for path in paths:
+            task = bar.add_task(path.name, total=None)
+            for dataset in model_input_blocks(loaded, path, seed, batch_rows):
+                mean, std = encode_dataset(loaded, dataset, seed, chunk)
+                ids = list(dataset.ids) if isinstance(dataset, SequenceDataset) else None
+                writer.append(ids=ids, mean=mean.numpy(), std=std.numpy())
+                bar.advance(task, len(dataset))
+    return out, writer.rows
 
 
 def encode_dataset(

@@ -195,15 +195,19 @@ def interpolate(
 @app.command()
 def encode(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    data: Annotated[Path, typer.Option(help="Data file in the units the model was trained on (vectors: .npy/.npz/.csv; sequences: .npz/.csv/.parquet/directory).")],
-    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: DATA stem + .latents.npz in RUN_DIR).")] = None,
+    data: Annotated[list[Path], typer.Option(help="Data file in the units the model was trained on (vectors: .npy/.npz/.csv; sequences: .npz/.csv/.parquet/directory). Repeat for shards: they are encoded in order into one output.")],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: first DATA stem + .latents.npz in RUN_DIR).")] = None,
     seed: SeedOpt = 0,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Encode DATA to posterior means and standard deviations (`mean`, `std` arrays in an .npz)."""
+    """Encode DATA to posterior means and standard deviations (`mean`, `std` arrays in an .npz).
+
+    Latents are written block by block: memory is bounded by one shard, or one block of rows of a long-format Parquet file (sorted by sequence id), however many sequences there are.
+    """
     from seqvae import api
 
     try:
-        path, count = api.encode_file(run_dir, data, output, seed)
+        path, count = api.encode_file(run_dir, data, output, seed, progress=progress)
     except SeqVAEError as exc:
         _fail(exc)
     console.print(f"[green]encoded[/] {count} examples to {path}")

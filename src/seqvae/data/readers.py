@@ -12,7 +12,7 @@ import csv
 import decimal
 import io
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import numpy as np
 from seqvae.data.arrays import save_npz_atomic, write_bytes_atomic
 from seqvae.errors import DataError
 
-__all__ = ["SequenceTable", "read_sequences", "write_sequences_csv", "write_sequences_npz"]
+__all__ = ["SequenceTable", "iter_parquet_sequences", "read_sequences", "write_sequences_csv", "write_sequences_npz"]
 
 SUPPORTED = ".npz, .npy, .csv, .parquet, or a directory of per-sequence .csv/.npy files"
 _NUMERIC_KINDS = "fiub"
@@ -266,7 +266,14 @@ def open_parquet(path: Path) -> tuple[Any, Any, list[str]]:
 def _read_parquet(path: Path, opts: _Options) -> _Parsed:
     source = str(path)
     pa, table, names = open_parquet(path)
+    columns = _parquet_columns(source, pa, table, names, opts)
+    return _columns_to_sequences(source, names, columns, lambda i: f"row {i + 1}", opts, text=False)
+
+
+def _parquet_columns(source: str, pa: Any, table: Any, names: list[str], opts: _Options) -> dict[str, Any]:
+    """The columns of a pyarrow table as numpy arrays (clean numeric columns) or Python lists (the rest)."""
     columns: dict[str, Any] = {}
+    name = ""
     try:
         for j, name in enumerate(names):
             col = table.column(j)
@@ -283,7 +290,100 @@ def _read_parquet(path: Path, opts: _Options) -> _Parsed:
                 columns[name] = col.to_pylist()
     except Exception as exc:
         raise DataError(f"{source}: cannot read column {name!r} ({type(exc).__name__}: {exc})") from exc
-    return _columns_to_sequences(source, names, columns, lambda i: f"row {i + 1}", opts, text=False)
+    return columns
+
+
+def iter_parquet_sequences(
+    path: str | Path,
+    *,
+    features: Sequence[str] | None = None,
+    labels: Sequence[str] = (),
+    expected_features: int | None = None,
+    min_length: int = 1,
+    id_column: str = "sequence_id",
+    time_column: str = "t",
+    batch_rows: int = 65536,
+) -> Iterator[SequenceTable]:
+    """The sequences of a long-format Parquet file, a block at a time, in bounded memory.
+
+    Reads ``batch_rows`` rows at a time and yields the sequences completed so far as a
+    :class:`SequenceTable` (checked exactly as :func:`read_sequences` checks them). The rows of each
+    sequence must be together and the sequences in increasing id order (as a sort by id, then time,
+    leaves them); an id that comes back after another is a :class:`DataError`.
+    """
+    path = Path(path)
+    source = str(path)
+    if batch_rows < 1:
+        raise DataError(f"batch_rows must be at least 1, got {batch_rows}")
+    opts = _Options(
+        features=tuple([features] if isinstance(features, str) else features) if features is not None else None,
+        labels=tuple([labels] if isinstance(labels, str) else labels),
+        id_column=id_column,
+        time_column=time_column,
+    )
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise DataError(f'{source}: reading .parquet files needs pyarrow: pip install "seqvae[data]"') from exc
+    if not path.is_file():
+        raise DataError(f"{source}: no such file")
+    try:
+        pfile = pq.ParquetFile(path)
+        names = [str(n) for n in pfile.schema_arrow.names]
+    except Exception as exc:
+        raise DataError(f"{source}: cannot read as a Parquet file ({type(exc).__name__}: {exc})") from exc
+    _check_unique_columns(source, names)
+    if id_column not in names:
+        raise DataError(f"{source}: no id column {id_column!r}; columns: {', '.join(names)}")
+    carry = None  # rows of the last, possibly unfinished, sequence
+    offset = 0  # rows before the current block, for messages
+    last_id: Any = None
+    yielded = 0
+    batches = pfile.iter_batches(batch_size=batch_rows)
+    while True:
+        try:
+            batch = next(batches, None)
+        except Exception as exc:
+            raise DataError(f"{source}: cannot read rows after row {offset} ({type(exc).__name__}: {exc})") from exc
+        block = pa.Table.from_batches([batch]) if batch is not None else None
+        if carry is not None:
+            block = pa.concat_tables([carry, block]) if block is not None else carry
+        if block is None:
+            break
+        if block.num_rows == 0:  # an empty row group
+            carry = None
+            continue
+        ids = block.column(id_column).to_pylist()
+        starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]]
+        run_ids = [ids[i] for i in starts]
+        for prev, cur in zip([last_id, *run_ids[:-1]], run_ids):
+            if prev is not None and _id_order_broken(prev, cur):
+                raise DataError(
+                    f"{source}: sequence id {cur!r} comes after {prev!r}: streaming needs each sequence's rows together "
+                    f"and the ids in increasing order (sort the table by {id_column!r}, then {time_column!r})"
+                )
+        done = starts[-1] if batch is not None else len(ids)  # the last run may go on in the next block
+        carry = block.slice(done) if batch is not None else None
+        if done:
+            part = block.slice(0, done)
+            columns = _parquet_columns(source, pa, part, names, opts)
+            parsed = _columns_to_sequences(source, names, columns, lambda i, o=offset: f"row {o + i + 1}", opts, text=False)
+            yield _finish(source, parsed, opts, expected_features, min_length)
+            yielded += len(parsed.ids)
+            offset += done
+            last_id = run_ids[-2] if batch is not None and len(run_ids) > 1 else run_ids[-1]
+        if batch is None:
+            break
+    if not yielded:
+        raise DataError(f"{source}: the file holds no sequences")
+
+
+def _id_order_broken(prev: Any, cur: Any) -> bool:
+    try:
+        return not prev < cur
+    except TypeError:  # mixed types
+        return str(cur) <= str(prev)
 
 
 def _columns_to_sequences(
