@@ -23,6 +23,15 @@ from seqvae.models import build_model
 from seqvae.models.base import expand_model_preset, parse_model_config
 
 
+def _features(name: str, model: dict) -> int:
+    """Values per example the shipped config's model expects."""
+    if model["kind"] == "cvae":
+        return model["state_dim"]
+    if model["kind"] == "dsae":
+        return model["channels"] * model["frame_size"] ** 2
+    return 32 if "categorical" in name or "beta" in name else 3
+
+
 @pytest.mark.parametrize("name", shipped_configs())
 def test_every_shipped_config_and_preset_parses_builds_and_round_trips(name: str) -> None:
     raw = yaml.safe_load((Path(__file__).parents[1] / "src/seqvae/configs" / f"{name}.yaml").read_text())
@@ -30,8 +39,9 @@ def test_every_shipped_config_and_preset_parses_builds_and_round_trips(name: str
         cfg = load_run_config(name, preset=preset)
         assert from_dict(RunConfig, to_dict(cfg)) == cfg  # what config.json stores rebuilds the same config
         parse_model_config(cfg.model)
-        model = build_model(cfg.model, 32 if "categorical" in name or "beta" in name else 3)
-        assert model.latent_dim == expand_model_preset(cfg.model)["latent_dim"]
+        model = build_model(cfg.model, _features(name, expand_model_preset(cfg.model)))
+        expanded = expand_model_preset(cfg.model)
+        assert model.latent_dim == expanded["f_dim" if expanded["kind"] == "dsae" else "latent_dim"]
 
 
 def test_shipped_configs_include_the_dmol_experiments() -> None:

@@ -340,7 +340,8 @@ def bundle_arrays(
         val=make(splits["val"]),
         test=make(splits["test"]),
         normalizer=normalizer,
-        features=values.shape[1],
+        # values per example, or per frame for videos (N, T, H, W, C)
+        features=int(np.prod(values.shape[2:])) if values.ndim == 5 else values.shape[1],
         raw=values,
         labels=labels,
         splits=splits,

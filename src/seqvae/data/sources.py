@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from seqvae.config import DataConfig, SequenceDataConfig
-from seqvae.data import basketball, molecular, polymer, strokes, toy
+from seqvae.data import basketball, molecular, polymer, sprites, strokes, toy
 from seqvae.data.arrays import DataBundle, Normalizer, bundle_arrays, read_array_file
 from seqvae.data.readers import SequenceTable, read_sequences
 from seqvae.data.sequences import (
@@ -21,8 +21,89 @@ from seqvae.data.sequences import (
 )
 from seqvae.errors import ConfigError, DataError
 
-# a generator returns (values, labels): an (N, F) array of vectors, or a list of (T_i, F) sequences
+# a generator returns (values, labels): an (N, F) array of vectors, or a list of (T_i, F) sequences; a
+# "condition" entry in labels (an (N, C) array, conditional models only) becomes the examples' Batch.condition
 Generator = Callable[..., tuple[Any, dict[str, np.ndarray]]]
+
+
+def sprites_release(directory: str, split: str = "train", seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Videos ``(N, T, H, W, C)`` and labels of the Sprites ``.npy`` release's ``split`` in ``directory``
+    (``data.kind: sprites-npy``; ``seed`` is unused)."""
+    return sprites.read_sprites_npy(directory, split)
+
+
+def area_occupancy_grids(worlds: np.ndarray, resolution: int) -> np.ndarray:
+    """``(W, R, R)`` float32: fraction of each grid cell covered by obstacles (row = y), for stacked worlds
+    ``(W, K, 4)`` (NaN-padded, as ``seqvae.data.planning.stack_worlds`` writes them).
+
+    Unlike the binary ``World.occupancy_grid`` (any overlap = occupied), a passage narrower than a cell stays
+    visible: the wall cells it crosses are only partly covered.
+    """
+    worlds = np.asarray(worlds, dtype=np.float64)
+    edges = np.arange(int(resolution) + 1, dtype=np.float64) / int(resolution)
+    lo, hi = edges[:-1], edges[1:]
+    out = np.zeros((len(worlds), int(resolution), int(resolution)))
+    for w, rects in enumerate(worlds):
+        rects = rects[~np.isnan(rects).any(axis=1)]
+        if not len(rects):
+            continue
+        ox = np.clip(np.minimum(rects[:, 2, None], hi) - np.maximum(rects[:, 0, None], lo), 0, None)  # (K, R)
+        oy = np.clip(np.minimum(rects[:, 3, None], hi) - np.maximum(rects[:, 1, None], lo), 0, None)
+        out[w] = np.einsum("ki,kj->ij", oy, ox) * resolution**2
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def planning_arrays(data: dict[str, np.ndarray], grid: int = 32, occupancy: str = "area") -> tuple[np.ndarray, np.ndarray]:
+    """Training states ``(N, d)`` and packed conditions ``(N, 2d + grid**2)`` (``[start, goal, grid]``, see
+    ``seqvae.models.conditional.pack_condition``) of a planning data set from ``seqvae.planning.dataset``.
+
+    ``occupancy``: ``"area"`` (covered fraction per cell, :func:`area_occupancy_grids`) or ``"binary"``
+    (``World.occupancy_grid``). ``grid=0`` leaves the grid out of the condition.
+    """
+    from seqvae.data.planning import unstack_worlds
+
+    states = np.asarray(data["states"], dtype=np.float32)
+    if occupancy not in ("area", "binary"):
+        raise ConfigError(f"occupancy must be 'area' or 'binary', got {occupancy!r}")
+    parts = [np.asarray(data["start"], np.float32), np.asarray(data["goal"], np.float32)]
+    if grid:
+        if occupancy == "area":
+            grids = area_occupancy_grids(data["worlds"], grid)
+        else:
+            grids = np.stack([w.occupancy_grid(grid) for w in unstack_worlds(data["worlds"])]).astype(np.float32)
+        parts.append(grids.reshape(len(grids), -1)[data["world_index"]])
+    return states, np.concatenate(parts, axis=1)
+
+
+def planning_states(
+    kind: str = "narrow",
+    n_worlds: int = 100,
+    problems_per_world: int = 4,
+    states_per_path: int = 50,
+    grid: int = 32,
+    occupancy: str = "area",
+    world_kwargs: dict[str, Any] | None = None,
+    solve_iterations: int | None = None,
+    path: str | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """States along near-optimal paths of random planning problems with their conditions (labels["condition"]).
+
+    Builds the data set with ``seqvae.planning.dataset.build_dataset`` (needs OMPL), or reads the ``.npz`` at
+    ``path`` (written by ``save_dataset``; the generation arguments are then ignored).
+    """
+    from seqvae.planning.dataset import build_dataset, load_dataset
+
+    if path:
+        data = load_dataset(path)
+    else:
+        data = build_dataset(
+            kind, n_worlds, problems_per_world, states_per_path, grid=max(int(grid), 1), seed=seed,
+            solve_iterations=solve_iterations, world_kwargs=world_kwargs,
+        )
+    states, condition = planning_arrays(data, grid, occupancy)
+    labels = {"condition": condition, "world_index": data["world_index"], "problem_index": data["problem_index"]}
+    return states, labels
 
 GENERATORS: dict[str, Generator] = {
     "basketball": basketball.simulate_shots,
@@ -34,8 +115,11 @@ GENERATORS: dict[str, Generator] = {
     "handwritten-digits": strokes.handwritten_digits,
     "linear-gaussian": toy.linear_gaussian,
     "molecular": molecular.molecular_trajectory,
+    "planning": planning_states,
     "polymer": polymer.polymer_configurations,
     "sinusoids": toy.sinusoids,
+    "sprites": sprites.sprite_videos,
+    "sprites-npy": sprites_release,
 }
 
 
@@ -87,7 +171,10 @@ def load_data(cfg: DataConfig, seed: int, sequences: bool = False) -> DataBundle
     values, labels = load_arrays(cfg, seed)
     if isinstance(values, list):
         raise ConfigError(f"data.kind={cfg.kind} produces sequences; choose a sequence model (e.g. model.kind=vrae)")
-    return bundle_arrays(values, labels, cfg.val_fraction, cfg.test_fraction, cfg.normalize, seed)
+    condition = labels.pop("condition", None)  # conditional data (data.kind=planning) only
+    if np.ndim(values) == 5 and cfg.normalize:  # videos (N, T, H, W, C): frames stay in [0, 1]
+        raise ConfigError(f"data.kind={cfg.kind} produces videos, which are not normalised; set data.normalize=false")
+    return bundle_arrays(values, labels, cfg.val_fraction, cfg.test_fraction, cfg.normalize, seed, condition=condition)
 
 
 def load_sequences(cfg: DataConfig, seed: int) -> SequenceTable:
