@@ -35,7 +35,9 @@ EXPERIMENTS: dict[str, Experiment] = {}
 _MODULES = (
     "seqvae.experiments.basketball",
     "seqvae.experiments.dmol",
+    "seqvae.experiments.planning",
     "seqvae.experiments.polymer",
+    "seqvae.experiments.sprites",
     "seqvae.experiments.strokes",
 )
 
