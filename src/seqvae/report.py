@@ -148,7 +148,7 @@ class _Context:
     bundle: DataBundle
     split: SequenceDataset | ArrayDataset
     split_name: str
-    view: str  # "court", "strokes", "paths" (2-D), "paths3d", "series" (1 feature), "chains" or "vectors"
+    view: str  # "court", "strokes", "paths" (2-D), "paths3d", "series" (1 feature), "chains", "vectors" or "video"
     seed: int
 
     @property
@@ -161,6 +161,8 @@ class _Context:
 
 
 def _view(loaded: LoadedModel, bundle: DataBundle) -> str:
+    if getattr(loaded.model, "video_input", False):
+        return "video"
     if not loaded.model.sequence_input:
         if loaded.run is not None and loaded.run.data.kind in CHAIN_KINDS and bundle.features % 2 == 0:
             return "chains"
@@ -191,6 +193,9 @@ def _sequence_figure(ctx: _Context, sequences: list[np.ndarray], title: str, ref
 @torch.no_grad()
 def _reconstructions(ctx: _Context, section: _Section) -> None:
     model, split = ctx.model, ctx.split
+    if ctx.view == "video":
+        _video_figure(ctx, section, "reconstructions")
+        return
     what = f"{ctx.split_name} examples"
     if ctx.view == "chains":
         batch = split.__getitems__(list(range(min(CHAINS_SHOWN, len(split)))))
@@ -245,9 +250,32 @@ def _median_length(ctx: _Context) -> int:
 
 
 @torch.no_grad()
+def _video_figure(ctx: _Context, section: _Section, what: str) -> None:
+    """Video models: test videos above their reconstructions, or videos generated from the priors."""
+    model, layout = ctx.model, ctx.model.config.layout
+    if what == "reconstructions":
+        batch = ctx.split.__getitems__(list(range(min(EXAMPLES // 2, len(ctx.split)))))
+        recon = model.reconstruct(batch).cpu().numpy()
+        rows, labels = [], []
+        for i, video in enumerate(batch.values.cpu().numpy()):
+            rows += [video, recon[i]]
+            labels += [f"{ctx.split_name} #{i}", "reconstruction"]
+        fig = plots.plot_video_strips(rows, labels, f"Reconstructions of {ctx.split_name} videos", layout)
+        section.figure(fig, "Each video (frames left to right) above its decoded posterior means.", "reconstructions")
+        return
+    videos = model.generate_videos(EXAMPLES, generator=torch.Generator().manual_seed(ctx.seed)).cpu().numpy()
+    fig = plots.plot_video_strips(list(videos), [f"sample {i + 1}" for i in range(len(videos))],
+                                  "Videos generated from the priors (decoder means)", layout)
+    section.figure(fig, f"{EXAMPLES} videos: content f ~ p(f), dynamics z_1:T ~ p(z) (frames left to right).", "samples")
+
+
+@torch.no_grad()
 def _samples(ctx: _Context, section: _Section) -> None:
     model = ctx.model
     gen = torch.Generator().manual_seed(ctx.seed)
+    if ctx.view == "video":
+        _video_figure(ctx, section, "samples")
+        return
     if ctx.view == "chains":
         z = torch.randn((2 * CHAINS_SHOWN, model.latent_dim), generator=gen)
         chains = _chains(ctx, model.point(model.decode(z)).cpu().numpy())
@@ -281,6 +309,10 @@ def _samples(ctx: _Context, section: _Section) -> None:
 @torch.no_grad()
 def _interpolation(ctx: _Context, section: _Section) -> None:
     model, split = ctx.model, ctx.split
+    if ctx.view == "video":
+        section.note("Not drawn for video models (the experiment's swap grid and fixed-f / fixed-z figures "
+                     "show what the content and motion latents hold).")
+        return
     if len(split) < 2:
         section.note("Needs two examples in the split.")
         return
