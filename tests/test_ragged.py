@@ -14,11 +14,11 @@ from seqvae.objectives import elbo_terms
 LENGTHS = [3, 17, 9, 1, 12, 17, 5, 8]
 
 
-def _model(cell: str, skip: bool, teacher_forcing: float = 0.0):
+def _model(cell: str, skip: bool, teacher_forcing: float = 0.0, fused: bool = True):
     torch.manual_seed(0)
     cfg = {"kind": "vrae", "latent_dim": 3, "hidden": 16, "cell": cell, "decoder_layers": 2,
-           "teacher_forcing": teacher_forcing, "skip_finished": skip,
-           "likelihood": {"kind": "gaussian-learned"}}
+           "teacher_forcing": teacher_forcing, "skip_finished": skip, "fused_teacher_forcing": fused,
+           "end_of_sequence": True, "likelihood": {"kind": "gaussian-learned"}}
     return build_model(cfg, 2)
 
 
@@ -89,3 +89,19 @@ def test_buckets_visit_every_sequence_once_per_epoch_on_every_rank_split(monkeyp
         assert seen == list(range(n))  # none missed, none twice
     if world == 1:
         assert per_rank[0][0] != per_rank[0][1]  # reshuffled between epochs
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("skip", [True, False])
+def test_fused_teacher_forced_decoder_gives_the_step_loop_loss_and_gradients(cell: str, skip: bool) -> None:
+    fused, loop = _model(cell, skip, 1.0, fused=True), _model(cell, skip, 1.0, fused=False)
+    loop.load_state_dict(fused.state_dict())
+    assert fused.state_dict().keys() == loop.state_dict().keys()  # the fused path owns no weights
+    batch = _ragged(extra_padding=4)
+    loss_a, grads_a = _loss_and_grads(fused, batch)
+    loss_b, grads_b = _loss_and_grads(loop, batch)
+    assert torch.isfinite(loss_a).all()
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-5)
+    assert grads_a.keys() == grads_b.keys() and any(k.startswith("cells.1.") for k in grads_a)
+    for k in grads_a:
+        torch.testing.assert_close(grads_a[k], grads_b[k], rtol=1e-5, atol=1e-5)

@@ -258,6 +258,11 @@ class VRAEConfig(RecurrentConfig):
     ``linear`` reaches 0 at ``teacher_forcing_steps`` optimiser steps; ``inverse-sigmoid`` is
     p = p0 * k / (k + exp(step / k)) with k = ``teacher_forcing_steps``. Evaluation, sampling and
     reconstruction always run free.
+
+    With full teacher forcing (``teacher_forcing: 1.0`` and a constant schedule, as long as it is 1) every
+    decoder input is known before decoding starts, so training runs the decoder as one multi-layer
+    ``nn.LSTM`` / ``nn.GRU`` call over the whole (packed) sequence, with the cells' own weights
+    (``fused_teacher_forcing``, on by default), instead of a Python loop over steps.
     """
 
     kind: str = "vrae"
@@ -267,6 +272,7 @@ class VRAEConfig(RecurrentConfig):
     # the decoder stops computing for sequences that have ended (the batch shrinks as they end); the
     # outputs on real steps are those of the full padded computation, padded steps are zeros
     skip_finished: bool = True
+    fused_teacher_forcing: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -303,6 +309,10 @@ class VRAE(RecurrentVAE):
         self.out = nn.Linear(hidden, self.head.num_params)
         self.start = nn.Parameter(torch.zeros(features))  # the input before the first step
         self.teacher_forcing_now = config.teacher_forcing
+        # a weightless template of the stacked cells as one cuDNN / oneDNN-style RNN, called with the cells'
+        # parameters (torch.func.functional_call); kept in a tuple so it is no submodule and owns no state
+        rnn_cls = _CELLS[config.cell][0]
+        self._fused = (rnn_cls(features, hidden, num_layers=layers, batch_first=True, device="meta"),)
 
     def on_train_step(self, step: int) -> None:
         """Called by the trainer before each optimiser step: advance the scheduled-sampling schedule."""
@@ -320,9 +330,32 @@ class VRAE(RecurrentVAE):
             states.append((h, parts[i * self.state_size + 1]) if self.state_size == 2 else (h,))
         return states
 
+    def _fused_decode(self, z: Tensor, targets: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Teacher-forced decoding as one multi-layer RNN call (inputs: start, then the true steps)."""
+        n, steps = targets.shape[:2]
+        inputs = torch.cat([self.start.expand(n, 1, -1), targets[:, :-1]], dim=1)
+        states = self.initial_state(z)
+        hx: Tensor | tuple[Tensor, Tensor] = torch.stack([st[0] for st in states])
+        if self.state_size == 2:
+            hx = (hx, torch.stack([st[1] for st in states]))
+        weights = {
+            f"{name}_l{i}": getattr(cell, name)
+            for i, cell in enumerate(self.cells)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        }
+        packed = lengths is not None and self.config.skip_finished and n > 1
+        if packed:
+            inputs = nn.utils.rnn.pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        hidden, _ = torch.func.functional_call(self._fused[0], weights, (inputs, hx))
+        if packed:
+            hidden = nn.utils.rnn.pad_packed_sequence(hidden, batch_first=True, total_length=steps)[0]
+        return self.out(hidden), hidden
+
     def _decode_params(
         self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
+        if targets is not None and self.teacher_forcing_now >= 1.0 and self.config.fused_teacher_forcing:
+            return self._fused_decode(z, targets, lengths)
         n = len(z)
         order = None
         active = [n] * steps
