@@ -67,6 +67,7 @@ def train(
     devices: Annotated[Optional[str], typer.Option(help="Devices per node: a number, a list like '0,2', or 'auto' (sets train.devices). Each device is one process with train.batch_size examples per step.")] = None,
     num_nodes: Annotated[Optional[int], typer.Option("--num-nodes", help="Machines taking part (sets train.num_nodes); launch with torchrun or srun, see the README.")] = None,
     strategy: Annotated[Optional[str], typer.Option(help="Lightning strategy, e.g. ddp (sets train.strategy).")] = None,
+    compile: Annotated[bool, typer.Option("--compile", help="Compile the model's forward pass with torch.compile (sets train.compile=true): the first steps are slow while it compiles; see benchmarks/RESULTS.md for the effect per model.")] = False,
 ) -> None:
     """Train a model and export its best weights as model.safetensors + config.json in OUT.
 
@@ -88,6 +89,8 @@ def train(
             extra.append(f"seed={seed}")
         if not progress:
             extra.append("train.progress_bar=false")
+        if compile:
+            extra.append("train.compile=true")
         for key, value in (("accelerator", accelerator), ("devices", devices), ("num_nodes", num_nodes), ("strategy", strategy)):
             if value is not None:
                 extra.append(f"train.{key}={value}")

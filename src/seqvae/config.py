@@ -264,6 +264,7 @@ class TrainConfig:
     progress_bar: bool = True
     deterministic: bool = True
     max_nonfinite_steps: int = 10  # consecutive skipped steps (non-finite loss or gradient) before the run stops
+    compile: bool = False  # torch.compile the model's forward (nn.Module.compile: weights and checkpoints unchanged)
 
     def __post_init__(self) -> None:
         if self.max_nonfinite_steps < 1:

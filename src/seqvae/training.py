@@ -467,6 +467,9 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     else:
         train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
     val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
+    if cfg.train.compile:
+        # in place: the module keeps its parameter names, so checkpoints and the export are unchanged
+        model.compile()
     module = VAEModule(model, cfg.objective, cfg.train)
     interrupted = False
     # read before Lightning's CSV writer exists: it deletes the old file when it starts
