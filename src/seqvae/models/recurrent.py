@@ -261,7 +261,7 @@ class VRAEConfig(RecurrentConfig):
 
     With full teacher forcing (``teacher_forcing: 1.0`` and a constant schedule, as long as it is 1) every
     decoder input is known before decoding starts, so training runs the decoder as one multi-layer
-    ``nn.LSTM`` / ``nn.GRU`` call over the whole (packed) sequence, with the cells' own weights
+    ``nn.LSTM`` / ``nn.GRU`` call over the whole padded batch, with the cells' own weights
     (``fused_teacher_forcing``, on by default), instead of a Python loop over steps.
     """
 
@@ -330,9 +330,9 @@ class VRAE(RecurrentVAE):
             states.append((h, parts[i * self.state_size + 1]) if self.state_size == 2 else (h,))
         return states
 
-    def _fused_decode(self, z: Tensor, targets: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+    def _fused_decode(self, z: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher-forced decoding as one multi-layer RNN call (inputs: start, then the true steps)."""
-        n, steps = targets.shape[:2]
+        n = len(targets)
         inputs = torch.cat([self.start.expand(n, 1, -1), targets[:, :-1]], dim=1)
         states = self.initial_state(z)
         hx: Tensor | tuple[Tensor, Tensor] = torch.stack([st[0] for st in states])
@@ -343,19 +343,16 @@ class VRAE(RecurrentVAE):
             for i, cell in enumerate(self.cells)
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         }
-        packed = lengths is not None and self.config.skip_finished and n > 1
-        if packed:
-            inputs = nn.utils.rnn.pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        # not packed: the outputs on real steps are the same (the recurrence is causal), and on CPU the padded
+        # call is faster than PyTorch's packed one on length-bucketed batches (benchmarks/compile.py)
         hidden, _ = torch.func.functional_call(self._fused[0], weights, (inputs, hx))
-        if packed:
-            hidden = nn.utils.rnn.pad_packed_sequence(hidden, batch_first=True, total_length=steps)[0]
         return self.out(hidden), hidden
 
     def _decode_params(
         self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         if targets is not None and self.teacher_forcing_now >= 1.0 and self.config.fused_teacher_forcing:
-            return self._fused_decode(z, targets, lengths)
+            return self._fused_decode(z, targets)
         n = len(z)
         order = None
         active = [n] * steps
