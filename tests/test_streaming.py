@@ -49,6 +49,28 @@ def test_parquet_blocks_join_to_the_whole_file(tmp_path: Path, batch_rows: int) 
         assert len(blocks) > 10  # it really went block by block
 
 
+def test_parquet_streaming_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
+    # 12 row groups of 2,000 sequences x 20 steps (incompressible values): reading them must not keep the
+    # earlier groups' buffers alive (one iter_batches over the whole file does: ~7x a group here)
+    groups, per_group, steps = 12, 2000, 20
+    rng = np.random.default_rng(0)
+    schema = pa.schema([("sequence_id", pa.int64()), ("t", pa.int32()), ("x", pa.float32()), ("y", pa.float32())])
+    path = tmp_path / "big.parquet"
+    with pq.ParquetWriter(path, schema) as writer:
+        for g in range(groups):
+            ids = np.repeat(np.arange(g * per_group, (g + 1) * per_group), steps)
+            writer.write_table(pa.table({"sequence_id": ids, "t": np.tile(np.arange(steps, dtype=np.int32), per_group),
+                                         "x": rng.random(len(ids), dtype=np.float32),
+                                         "y": rng.random(len(ids), dtype=np.float32)}, schema=schema))
+    group_bytes = per_group * steps * (8 + 4 + 4 + 4)
+    base, peak, seen = pa.total_allocated_bytes(), 0, 0
+    for block in iter_parquet_sequences(path, batch_rows=4096):
+        seen += len(block.sequences)
+        peak = max(peak, pa.total_allocated_bytes() - base)
+    assert seen == groups * per_group
+    assert peak < 3 * group_bytes, (peak, group_bytes)
+
+
 def test_parquet_streaming_refuses_ids_out_of_order_and_names_rows(tmp_path: Path) -> None:
     table, _ = _long_table(6, order=[0, 1, 3, 2, 4, 5])
     path = tmp_path / "unsorted.parquet"

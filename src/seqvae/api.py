@@ -162,12 +162,18 @@ def sample_run(
     return save_npz_atomic(out, z=z.cpu().numpy(), **_sequence_arrays(loaded, values, lengths))
 
 
+# examples per forward pass when encoding: a recurrent encoder's packed input projection for 4,096 sequences
+# is hundreds of MB, and the allocator's reuse of such blocks lets peak RSS creep up with the number of
+# blocks (300k sequences of 8-24 steps: peak 823 MB at 4,096, 599 MB at 256, which is also 25 % faster)
+ENCODE_CHUNK = 256
+
+
 def encode_file(
     run_dir: str | Path,
     data: str | Path | Sequence[str | Path],
     output: str | Path | None = None,
     seed: int = 0,
-    chunk: int = 4096,
+    chunk: int = ENCODE_CHUNK,
     progress: bool = False,
     batch_rows: int = 65536,
 ) -> tuple[Path, int]:
@@ -196,7 +202,7 @@ def encode_file(
 
 
 def encode_dataset(
-    loaded: LoadedModel, dataset: ArrayDataset | SequenceDataset, seed: int = 0, chunk: int = 4096
+    loaded: LoadedModel, dataset: ArrayDataset | SequenceDataset, seed: int = 0, chunk: int = ENCODE_CHUNK
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior means and standard deviations ``(N, latent_dim)`` of every example of ``dataset``."""
     means, stds = [], []

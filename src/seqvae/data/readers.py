@@ -340,7 +340,13 @@ def iter_parquet_sequences(
     offset = 0  # rows before the current block, for messages
     last_id: Any = None
     yielded = 0
-    batches = pfile.iter_batches(batch_size=batch_rows)
+    # one reader per row group: a single iter_batches over the whole file keeps its pre-buffered row groups
+    # alive (pyarrow 26: allocations grow to the file's size), one per group frees each when it is done
+    batches = (
+        batch
+        for group in range(pfile.metadata.num_row_groups)
+        for batch in pfile.iter_batches(batch_size=batch_rows, row_groups=[group])
+    )
     while True:
         try:
             batch = next(batches, None)
