@@ -80,8 +80,12 @@ class VAE(nn.Module):
     def forward(self, batch: Batch) -> ModelOutput:
         posterior = self.encode(batch)
         z = posterior.rsample()
-        likelihood = self.decode(z, batch)
-        prior = self.prior(batch)
+        return self.model_output(batch, posterior, z, self.decode(z, batch), self.prior(batch))
+
+    def model_output(
+        self, batch: Batch, posterior: Distribution, z: Tensor, likelihood: Distribution, prior: Distribution
+    ) -> ModelOutput:
+        """What ``forward`` returns, from its parts (Gaussian posterior and prior: KL per dimension)."""
         kl_per_dim = gaussian_kl_per_dim(posterior, prior)
         return ModelOutput(
             posterior=posterior,

@@ -37,7 +37,6 @@ from seqvae.distributions import (
     LikelihoodConfig,
     build_likelihood,
     diagonal_gaussian,
-    gaussian_kl_per_dim,
     std_from_raw,
 )
 from seqvae.errors import ConfigError, DataError
@@ -268,18 +267,7 @@ class ConditionalVAE(VAE):
         c = self._embed(batch, "forward")  # the CNN runs once for encoder, decoder and prior
         posterior = self.encode(batch, c)
         z = posterior.rsample()
-        likelihood = self.decode(z, embedding=c)
-        prior = self.prior_from_embedding(c)
-        kl_per_dim = gaussian_kl_per_dim(posterior, prior)
-        return ModelOutput(
-            posterior=posterior,
-            prior=prior,
-            z=z,
-            likelihood=likelihood,
-            recon_log_prob=self.log_likelihood(likelihood, batch),
-            kl=kl_per_dim.sum(-1),
-            kl_per_dim=kl_per_dim,
-        )
+        return self.model_output(batch, posterior, z, self.decode(z, embedding=c), self.prior_from_embedding(c))
 
     def log_weights(self, batch: Batch, k: int) -> Tensor:
         """log p(x|z_k, y) + log p(z_k|y) - log q(z_k|x, y), z_k ~ q(z|x, y): shape ``(k, B)``."""
