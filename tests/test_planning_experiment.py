@@ -49,7 +49,7 @@ TINY = [
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("planning")
-    metrics = run_experiment("planning", out, seed=0, overrides=TINY, progress=False, report=False)
+    metrics = run_experiment("planning", out, seed=0, overrides=TINY, progress=False)  # report included
     return out, metrics
 
 
@@ -67,6 +67,8 @@ def _check_table(rows: list[dict]) -> None:
 def test_tiny_run_metrics_are_consistent(tiny_run: tuple[Path, dict]) -> None:
     out, m = tiny_run
     assert json.loads((out / "metrics.json").read_text()) == m
+    page = (out / "report.html").read_text()  # the conditional model's samples decode under split conditions
+    assert "Samples from the prior" in page and page.count("<img") >= 3
     assert m["held_out_problems"] == 6 and [r["n"] for r in m["table"]] == [25, 100]
     _check_table(m["table"])
     s = m["summary"]
@@ -107,6 +109,10 @@ def test_settings_overrides_are_checked() -> None:
         planning_settings(None, ["planning.nope=1"])
     with pytest.raises(ConfigError, match="preset"):
         planning_settings("huge", [])
+    with pytest.raises(ConfigError, match="clearance_fraction"):
+        planning_settings(None, ["planning.clearance_fraction=1.5"])
+    with pytest.raises(ConfigError, match="clearance_scale"):
+        planning_settings(None, ["planning.clearance_scale=0"])
 
 
 def test_planning_data_kind_gives_cvae_conditions(tmp_path: Path) -> None:
@@ -205,3 +211,36 @@ def test_dihedral_augment_keeps_states_consistent_with_their_world() -> None:
 
     np.testing.assert_allclose(cell(s0, c0), cell(s1, c1), atol=1e-6)  # a state keeps its cell's occupancy
     assert np.allclose(np.sort(c1[:, 4:].sum(1)), np.sort(c0[:, 4:].sum(1)), atol=1e-3)
+
+
+def test_clearance_weighted_states_concentrate_in_the_passage() -> None:
+    from seqvae.experiments.planning import clearance_weighted_states, obstacle_clearance
+
+    # one vertical wall x in [0.45, 0.55] with a gap y in [0.49, 0.51]; a straight path through the gap
+    world = World(np.array([[0.45, 0.0, 0.55, 0.49], [0.45, 0.51, 0.55, 1.0]]))
+    path = np.array([[0.05, 0.5], [0.95, 0.5]])
+    per = 400
+    data = {
+        "worlds": stack_worlds([world, world]),
+        "path_states": np.concatenate([path, path]),
+        "path_offsets": np.array([0, 2, 4]),
+        "problem_world": np.array([0, 1]),
+        "problem_start": np.array([[0.05, 0.5], [0.95, 0.5]]),
+        "problem_goal": np.array([[0.95, 0.5], [0.05, 0.5]]),
+        "states": np.zeros((2 * per, 2)),
+    }
+    assert obstacle_clearance(world.obstacles, np.array([[0.5, 0.5], [0.2, 0.2]])) == pytest.approx([0.01, 0.25])
+    uniform = clearance_weighted_states(data, per, 0.0, 0.01, seed=0)
+    weighted = clearance_weighted_states(data, per, 0.8, 0.01, seed=0)
+    for out in (uniform, weighted):
+        assert out["states"].shape == (2 * per, 2)
+        np.testing.assert_array_equal(out["problem_index"], np.repeat([0, 1], per))
+        np.testing.assert_array_equal(out["world_index"], np.repeat([0, 1], per))
+        np.testing.assert_array_equal(out["start"], data["problem_start"][out["problem_index"]])
+        np.testing.assert_allclose(out["states"][:, 1], 0.5)  # on the path
+    def near(out: dict) -> float:
+        return float(np.mean(np.abs(out["states"][:, 0] - 0.5) < 0.1))
+
+    assert near(uniform) == pytest.approx(0.2 / 0.9, abs=0.05)
+    assert near(weighted) > 0.5
+    np.testing.assert_array_equal(weighted["states"], clearance_weighted_states(data, per, 0.8, 0.01, seed=0)["states"])

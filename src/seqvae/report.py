@@ -269,6 +269,16 @@ def _video_figure(ctx: _Context, section: _Section, what: str) -> None:
     section.figure(fig, f"{EXAMPLES} videos: content f ~ p(f), dynamics z_1:T ~ p(z) (frames left to right).", "samples")
 
 
+def _decoded(ctx: _Context, z: torch.Tensor, rows: list[int] | None = None) -> torch.Tensor:
+    """Decoder means of ``z``. A conditional model decodes row i under the condition of split example
+    ``rows[i]`` (default: the split's examples in turn)."""
+    batch = None
+    if getattr(ctx.split, "condition", None) is not None:
+        idx = rows if rows is not None else [i % len(ctx.split) for i in range(len(z))]
+        batch = ctx.split.__getitems__(idx)
+    return ctx.model.point(ctx.model.decode(z, batch))
+
+
 @torch.no_grad()
 def _samples(ctx: _Context, section: _Section) -> None:
     model = ctx.model
@@ -278,7 +288,7 @@ def _samples(ctx: _Context, section: _Section) -> None:
         return
     if ctx.view == "chains":
         z = torch.randn((2 * CHAINS_SHOWN, model.latent_dim), generator=gen)
-        chains = _chains(ctx, model.point(model.decode(z)).cpu().numpy())
+        chains = _chains(ctx, _decoded(ctx, z).cpu().numpy())
         data = _chains(ctx, ctx.bundle.train.__getitems__(list(range(min(CHAINS_SHOWN, len(ctx.bundle.train))))).values.numpy())
         fig = plots.plot_chain_grid([data, chains[:CHAINS_SHOWN], chains[CHAINS_SHOWN:]], ["training data", "model", "model"],
                                     title="Samples from the prior (decoder means)")
@@ -287,7 +297,7 @@ def _samples(ctx: _Context, section: _Section) -> None:
     if ctx.view == "vectors":
         n = 2000
         z = torch.randn((n, model.latent_dim), generator=gen)
-        x = ctx.to_data(model.point(model.decode(z)).cpu().numpy())
+        x = ctx.to_data(_decoded(ctx, z).cpu().numpy())
         data = ctx.to_data(ctx.bundle.train.batch().values.cpu().numpy())
         if _one_hot(data):
             fig = plots.plot_class_histograms(data.sum(0), x.mean(0), title="Samples from the prior: class probabilities")
@@ -323,13 +333,13 @@ def _interpolation(ctx: _Context, section: _Section) -> None:
     z = (1 - alphas)[:, None] * q[0] + alphas[:, None] * q[1]
     caption = f"Decoded along z(α) = (1 − α) μ(a) + α μ(b) between {ctx.split_name} examples #{a} and #{b}."
     if ctx.view == "chains":
-        chains = _chains(ctx, model.point(model.decode(z)).cpu().numpy())
+        chains = _chains(ctx, _decoded(ctx, z, [a] * len(z)).cpu().numpy())
         titles = [[f"α = {float(al):.2f}" for al in alphas]]
         fig = plots.plot_chain_grid([chains], ["decoded"], titles, f"Latent interpolation: #{a} → #{b}")
         section.figure(fig, caption, "interpolation")
         return
     if ctx.view == "vectors":
-        decoded = ctx.to_data(model.point(model.decode(z)).cpu().numpy())
+        decoded = ctx.to_data(_decoded(ctx, z, [a] * len(z)).cpu().numpy())
         fig = plots.plot_vector_interpolation(alphas.numpy(), decoded, title=f"Latent interpolation: #{a} → #{b}")
         section.figure(fig, caption, "interpolation")
         return

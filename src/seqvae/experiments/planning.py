@@ -3,7 +3,10 @@
 ``seqvae experiment planning`` builds training data with OMPL (states along near-optimal BIT* paths of random
 narrow-passage problems, with the condition y = (start, goal, occupancy grid)), trains the conditional VAE of
 ``configs/planning.yaml`` and evaluates it inside OMPL's PRM on held-out worlds (same generator, the held-out
-seed stream of :func:`seqvae.planning.dataset.held_out_problems`):
+seed stream of :func:`seqvae.planning.dataset.held_out_problems`). The point robot's training states are
+resampled from the stored near-optimal paths with most of their mass on the low-clearance stretch through the
+narrow passage (``clearance_fraction``, ``clearance_scale``; see :func:`clearance_weighted_states`), so the
+learned samples concentrate where uniform sampling rarely lands. Evaluation:
 
 * for every sample budget N of a grid (valid PRM milestones) and every problem, PRM with uniform sampling
   (λ = 0) and with the λ-mixture of learned and uniform samples (λ = 0.5): success rate and mean path cost of
@@ -55,6 +58,10 @@ SUCCESS_TARGET = 0.9
 SETTINGS: dict[str, dict[str, Any]] = {
     "fast": {
         "augment": True,  # point robot: each training row under a random symmetry of the square
+        # point robot: this fraction of each path's training states drawn with arc-length density
+        # ~ 1 / (clearance + clearance_scale) along the path (the narrow passage), the rest uniform by arc length
+        "clearance_fraction": 0.8,
+        "clearance_scale": 0.01,
         "lam": 0.5,  # mixture weight of the learned sampler (the paper's λ)
         "n_grid": [25, 50, 100, 200, 400, 800, 1600],
         "eval_worlds": 100,  # held-out point-robot problems: worlds x problems per world
@@ -109,6 +116,10 @@ def planning_settings(preset: str | None, overrides: list[str]) -> dict[str, Any
         if not grid or grid[0] < 1:
             raise ConfigError(f"planning.{key} must be a non-empty list of positive sample counts, got {out[key]!r}")
         out[key] = grid
+    if not 0.0 <= float(out["clearance_fraction"]) <= 1.0:
+        raise ConfigError(f"planning.clearance_fraction must lie in [0, 1], got {out['clearance_fraction']!r}")
+    if not float(out["clearance_scale"]) > 0.0:
+        raise ConfigError(f"planning.clearance_scale must be > 0, got {out['clearance_scale']!r}")
     if not 0.0 < float(out["lam"]) <= 1.0:
         raise ConfigError(f"planning.lam must lie in (0, 1], got {out['lam']!r}")
     return out
@@ -149,6 +160,74 @@ def dihedral_augment(
         g = np.where(flip_y[:, None, None], g[:, ::-1, :], g)  # y -> 1 - y: reverse rows
         cond[:, 4:] = g.reshape(n, grid * grid)
     return out_states.astype(np.float32), cond.astype(np.float32)
+
+
+def obstacle_clearance(obstacles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Distance ``(n,)`` of each 2-D point to the nearest rectangle of ``obstacles`` ``(K, 4)`` (NaN rows, as in
+    ``stack_worlds`` padding, are skipped; 0 inside an obstacle; ``inf`` without obstacles)."""
+    obs = np.asarray(obstacles, dtype=np.float64)
+    obs = obs[np.all(np.isfinite(obs), axis=1)]
+    if not len(obs):
+        return np.full(len(points), np.inf)
+    x, y = points[:, 0:1], points[:, 1:2]
+    dx = np.maximum(np.maximum(obs[None, :, 0] - x, 0.0), x - obs[None, :, 2])
+    dy = np.maximum(np.maximum(obs[None, :, 1] - y, 0.0), y - obs[None, :, 3])
+    return np.hypot(dx, dy).min(axis=1)
+
+
+def clearance_weighted_states(
+    data: dict[str, np.ndarray], per_path: int, fraction: float, scale: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Point-robot training states resampled from the stored near-optimal paths: per path, ``fraction`` of the
+    ``per_path`` states drawn with arc-length density proportional to ``1 / (clearance + scale)`` (clearance =
+    distance to the nearest obstacle), the rest uniform by arc length as before.
+
+    The states stay on the near-optimal paths (the CVAE still learns where good paths go) but the low-clearance
+    stretch through the narrow passage -- the part uniform sampling rarely hits -- gets most of the mass, as the
+    paper's learned samples concentrate there. Returns a copy of ``data`` with ``states``, ``start``, ``goal``,
+    ``world_index`` and ``problem_index`` rebuilt (same rows per path).
+    """
+    from seqvae.planning.dataset import dataset_paths, sample_along_path
+
+    rng = np.random.default_rng([seed, 11])
+    worlds = data["worlds"]
+    n_weighted = int(round(per_path * float(fraction)))
+    states, widx, pidx = [], [], []
+    for p, path in enumerate(dataset_paths(data)):
+        w = int(data["problem_world"][p])
+        parts = [sample_along_path(path, per_path - n_weighted, rng)] if per_path > n_weighted else []
+        if n_weighted:
+            seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
+            total = float(seg.sum())
+            if total > 0:
+                m = max(200, int(np.ceil(total / 0.002)))  # fine arc-length grid
+                s = (np.arange(m) + 0.5) / m * total
+                cum = np.concatenate([[0.0], np.cumsum(seg)])
+                k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
+                t = np.clip((s - cum[k]) / np.where(seg[k] > 0, seg[k], 1.0), 0.0, 1.0)
+                pts = path[k] + t[:, None] * (path[k + 1] - path[k])
+                weight = 1.0 / (obstacle_clearance(worlds[w], pts) + float(scale))
+                pick = rng.choice(m, size=n_weighted, p=weight / weight.sum())
+                jitter = (rng.random(n_weighted) - 0.5) * total / m
+                s2 = np.clip(s[pick] + jitter, 0.0, total)
+                k2 = np.clip(np.searchsorted(cum, s2, side="right") - 1, 0, len(seg) - 1)
+                t2 = np.clip((s2 - cum[k2]) / np.where(seg[k2] > 0, seg[k2], 1.0), 0.0, 1.0)
+                parts.append(path[k2] + t2[:, None] * (path[k2 + 1] - path[k2]))
+            else:
+                parts.append(np.repeat(path[:1], n_weighted, axis=0))
+        states.append(np.concatenate(parts))
+        widx.append(np.full(per_path, w, dtype=np.int64))
+        pidx.append(np.full(per_path, p, dtype=np.int64))
+    out = dict(data)
+    problem_index = np.concatenate(pidx)
+    out.update(
+        states=np.concatenate(states),
+        world_index=np.concatenate(widx),
+        problem_index=problem_index,
+        start=data["problem_start"][problem_index],
+        goal=data["problem_goal"][problem_index],
+    )
+    return out
 
 
 def _bundle(data: dict[str, np.ndarray], cfg: RunConfig, augment: bool = False) -> DataBundle:
@@ -374,7 +453,13 @@ def run(
     data, walls["point_data"] = _build(params, cfg.seed)
     data_summary, _ = _data_summary(data, walls["point_data"])
     t0 = time.perf_counter()
-    result = fit(cfg, out / "point", bundle=_bundle(data, cfg, bool(settings["augment"])))
+    train_data = data
+    if float(settings["clearance_fraction"]) > 0:
+        train_data = clearance_weighted_states(
+            data, int(params.get("states_per_path", 50)), float(settings["clearance_fraction"]),
+            float(settings["clearance_scale"]), cfg.seed,
+        )
+    result = fit(cfg, out / "point", bundle=_bundle(train_data, cfg, bool(settings["augment"])))
     walls["point_train"] = time.perf_counter() - t0
     model = result.model
     problems = held_out_problems(
