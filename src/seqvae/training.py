@@ -65,27 +65,34 @@ class _EpochMeans:
     """Example-weighted means of scalar tensors over an epoch, summed over all processes under DDP."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
+        self.keys: list[str] = []
+        self.sums: torch.Tensor | None = None  # one running sum per key, then the example count, in one tensor
 
     def add(self, values: dict[str, torch.Tensor], n: int, keep: torch.Tensor | None = None) -> None:
         """Add a batch of ``n`` examples; with ``keep`` (a boolean 0-d tensor) it counts only when true,
-        decided without synchronising with the device."""
-        for key, value in values.items():
-            value = value.detach() * n
-            if keep is not None:
-                value = torch.where(keep, value, torch.zeros_like(value))
-            self.sums[key] = self.sums[key] + value if key in self.sums else value
-        self.count = self.count + (n if keep is None else keep.to(torch.float32) * n)
+        decided without synchronising with the device. Every step of an epoch logs the same keys."""
+        first = next(iter(values.values()))
+        step = torch.stack([v.detach().reshape(()).float() for v in values.values()] + [first.new_ones((), dtype=torch.float32)]) * n
+        if keep is not None:
+            step = torch.where(keep, step, torch.zeros_like(step))
+        if self.sums is None:
+            self.keys, self.sums = list(values), step
+        elif list(values) != self.keys:
+            raise RuntimeError(f"epoch means: keys {list(values)} after {self.keys}")
+        else:
+            self.sums = self.sums + step
+
+    @property
+    def count(self) -> float:
+        """Examples counted so far this epoch (synchronises with the device)."""
+        return 0.0 if self.sums is None else float(self.sums[-1])
 
     def pop(self, strategy: Any) -> dict[str, torch.Tensor]:
         """The means (reduced across processes), and a reset for the next epoch."""
-        keys, sums, count = list(self.sums), self.sums, self.count
-        self.sums, self.count = {}, 0
-        if not keys:
+        keys, stacked = self.keys, self.sums
+        self.keys, self.sums = [], None
+        if stacked is None:
             return {}
-        stacked = torch.stack([sums[k].float() for k in keys])
-        stacked = torch.cat([stacked, torch.as_tensor(count, dtype=stacked.dtype, device=stacked.device).reshape(1)])
         total = strategy.reduce(stacked, reduce_op="sum")  # identity on one device
         return {k: total[i] / total[-1] for i, k in enumerate(keys)}
 
@@ -175,7 +182,7 @@ class VAEModule(L.LightningModule):
             self._val_kl.append(terms["kl_per_dim"].reshape(len(batch), -1))
 
     def on_validation_epoch_end(self) -> None:
-        if self._val_means.count:
+        if self._val_means.sums is not None:
             self.log_dict(self._val_means.pop(self.trainer.strategy), on_epoch=True, prog_bar=True)
         if self._val_mu:
             mu = torch.cat(self._val_mu)
