@@ -104,6 +104,8 @@ def test_cpu_preset_builds_and_runs() -> None:
     cfg = parse_model_config({"preset": "dsae-cpu"})
     assert (cfg.frame_size, cfg.frames, cfg.strides, cfg.posterior) == (32, 8, [1, 2, 2, 2], "full")
     assert cfg.f_dim < 256 and cfg.z_dim < 32 and cfg.conv_channels < 256
+    # tuned for the sprites experiment: a small z keeps the look in f, a tight likelihood keeps the small parts
+    assert (cfg.conv_channels, cfg.f_dim, cfg.z_dim) == (16, 64, 4) and cfg.likelihood_std == pytest.approx(0.1)
     torch.manual_seed(0)
     model = build_model({"preset": "dsae-cpu"}, 3 * 32 * 32)
     out = model(random_videos(2, 8, size=32))
