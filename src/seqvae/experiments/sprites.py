@@ -1,4 +1,4 @@
-"""Source 004: the Disentangled Sequential Autoencoder on Sprites videos, scored by a video judge.
+"""Source 002: the Disentangled Sequential Autoencoder on Sprites videos, scored by a video judge.
 
 ``seqvae experiment sprites`` renders character videos (:mod:`seqvae.data.sprites`; or reads the ``.npy``
 release with ``--data DIR``), trains the DSAE of ``configs/sprites.yaml`` and evaluates it with the protocol
@@ -274,7 +274,7 @@ def _train_and_evaluate(cfg: RunConfig, out: Path, judge: VideoJudge | None, jud
 
 @register_experiment(
     NAME,
-    "Source 004: DSAE on sprite videos; is content in f and motion in z (judge accuracy, IS, swap grid)?",
+    "Source 002: DSAE on sprite videos; is content in f and motion in z (judge accuracy, IS, swap grid)?",
     reads_data=True,
 )
 def run_sprites(
@@ -311,7 +311,7 @@ def run_sprites(
 
 @register_experiment(
     COMPARE_NAME,
-    "Source 004: DSAE with the factorized vs the full dynamics posterior, same data, steps and seed, side by side",
+    "Source 002: DSAE with the factorized vs the full dynamics posterior, same data, steps and seed, side by side",
     reads_data=True,
 )
 def run_sprites_posteriors(
