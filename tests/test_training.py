@@ -195,3 +195,22 @@ def test_compiled_training_matches_eager_and_exports_the_same_weights(tmp_path: 
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
     exported = load_model(tmp_path / "compiled").state_dict()
     assert all(torch.equal(exported[k], b[k].cpu()) for k in b)
+
+
+@pytest.mark.parametrize("extra, best_is_last", [(["train.max_epochs=4"], False), (["train.max_epochs=3", "train.lr=0.0003"], True)])
+def test_last_checkpoint_is_always_the_last_epoch_and_links_to_a_best_of_the_same_epoch(
+    tmp_path: Path, extra: list[str], best_is_last: bool
+) -> None:
+    import os
+
+    from seqvae.checkpoint import read_lightning_checkpoint
+
+    result = fit(load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, *extra]), tmp_path)
+    ckpts, epochs = tmp_path / "checkpoints", result.summary["epochs"]
+    assert (result.summary["best_epoch"] == epochs) == best_is_last  # both cases are exercised
+    last, best = read_lightning_checkpoint(ckpts / "last.ckpt"), read_lightning_checkpoint(ckpts / "best.ckpt")
+    assert last["epoch"] == epochs - 1 and last["global_step"] == result.summary["steps"]  # never an older best
+    assert best["epoch"] + 1 == result.summary["best_epoch"]
+    # an epoch with a new best writes one file: last.ckpt is then a hard link to it, not a second save
+    assert os.path.samefile(ckpts / "last.ckpt", ckpts / "best.ckpt") == best_is_last
+    assert not [p.name for p in ckpts.iterdir() if p.suffix != ".ckpt"]  # no temporary files left

@@ -12,6 +12,8 @@ import importlib.util
 import io
 import json
 import logging
+import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -241,6 +243,58 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
         write_bytes_atomic(Path(path), buffer.getvalue())
 
 
+class _Checkpoints(ModelCheckpoint):
+    """Best and last checkpoints, ``last.ckpt`` written after every epoch. On an epoch that has just written a
+    new best, ``last.ckpt`` is the same
+    state, so it becomes a hard link to that file (made at a temporary name and renamed into place: atomic)
+    instead of a second full save. Checkpoints are replaced by rename, never rewritten in place, so the
+    link keeps its content when ``best.ckpt`` is replaced later. (Lightning's ``save_last="link"`` links
+    to the newest *best* even on epochs without one, which would make a resume go back in time.)"""
+
+    _last_written_step = -1
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+        self._last_written_step = trainer.global_step
+
+    def _ensure_last(self, trainer: L.Trainer) -> None:
+        # Lightning 2.6 writes last.ckpt only on epochs that saved a new best; a resume must lose no epoch
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer) and self._last_written_step != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._ensure_last(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._ensure_last(trainer)
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        just_saved = self._last_checkpoint_saved
+        same_state = (
+            bool(just_saved)
+            and self._last_global_step_saved == trainer.global_step
+            and Path(filepath).stem == self.CHECKPOINT_NAME_LAST
+            and Path(just_saved).resolve() != Path(filepath).resolve()
+            and Path(just_saved).is_file()
+        )
+        if not same_state:
+            super()._save_checkpoint(trainer, filepath)
+            return
+        if trainer.is_global_zero:
+            tmp = f"{filepath}.{os.getpid()}.link"
+            Path(tmp).unlink(missing_ok=True)
+            try:
+                os.link(just_saved, tmp)
+            except OSError:  # a file system without hard links
+                shutil.copyfile(just_saved, tmp)
+            os.replace(tmp, filepath)
+        trainer.strategy.barrier()
+
+
 class _ProgressBar(RichProgressBar):
     """Rich progress bar without Lightning's logger version number in the metrics column."""
 
@@ -259,7 +313,7 @@ def build_trainer(
 ) -> L.Trainer:
     """A Trainer with CSV logging, best+last checkpoints, optional early stopping and a progress bar."""
     callbacks: list[Any] = [
-        ModelCheckpoint(
+        _Checkpoints(
             dirpath=out_dir / "checkpoints",
             filename="best",
             monitor=monitor,
