@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from seqvae.analysis.judge import (
     SPRITE_HEADS,
@@ -23,12 +22,7 @@ from seqvae.data.sprites import sprite_videos
 from seqvae.errors import DataError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("k", [2, 6, 9])

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from seqvae import plots
 from seqvae.config import DataConfig
@@ -30,12 +29,7 @@ TINY_JUDGE = {"judge_videos": 40, "judge_epochs": 1, "generated": 12}
 FIGURES = ("reconstructions.png", "swap_grid.png", "fixed_f.png", "fixed_z.png", "generated.png", "learning_curves.png")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_sprites_data_kind_gives_videos():
