@@ -187,7 +187,7 @@ def clearance_weighted_states(
     paper's learned samples concentrate there. Returns a copy of ``data`` with ``states``, ``start``, ``goal``,
     ``world_index`` and ``problem_index`` rebuilt (same rows per path).
     """
-    from seqvae.planning.dataset import dataset_paths, sample_along_path
+    from seqvae.planning.dataset import dataset_paths, points_at_arc_length, sample_along_path
 
     rng = np.random.default_rng([seed, 11])
     worlds = data["worlds"]
@@ -202,17 +202,11 @@ def clearance_weighted_states(
             if total > 0:
                 m = max(200, int(np.ceil(total / 0.002)))  # fine arc-length grid
                 s = (np.arange(m) + 0.5) / m * total
-                cum = np.concatenate([[0.0], np.cumsum(seg)])
-                k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
-                t = np.clip((s - cum[k]) / np.where(seg[k] > 0, seg[k], 1.0), 0.0, 1.0)
-                pts = path[k] + t[:, None] * (path[k + 1] - path[k])
+                pts = points_at_arc_length(path, s)
                 weight = 1.0 / (obstacle_clearance(worlds[w], pts) + float(scale))
                 pick = rng.choice(m, size=n_weighted, p=weight / weight.sum())
                 jitter = (rng.random(n_weighted) - 0.5) * total / m
-                s2 = np.clip(s[pick] + jitter, 0.0, total)
-                k2 = np.clip(np.searchsorted(cum, s2, side="right") - 1, 0, len(seg) - 1)
-                t2 = np.clip((s2 - cum[k2]) / np.where(seg[k2] > 0, seg[k2], 1.0), 0.0, 1.0)
-                parts.append(path[k2] + t2[:, None] * (path[k2 + 1] - path[k2]))
+                parts.append(points_at_arc_length(path, np.clip(s[pick] + jitter, 0.0, total)))
             else:
                 parts.append(np.repeat(path[:1], n_weighted, axis=0))
         states.append(np.concatenate(parts))

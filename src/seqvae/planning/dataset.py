@@ -152,7 +152,13 @@ def sample_along_path(path: np.ndarray, n: int, rng: np.random.Generator) -> np.
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     if cum[-1] == 0:
         return np.repeat(path[:1], n, axis=0)
-    s = rng.random(n) * cum[-1]
+    return points_at_arc_length(path, rng.random(n) * cum[-1])
+
+
+def points_at_arc_length(path: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Points ``(len(s), d)`` of the polyline ``path`` ``(M >= 2, d)`` at arc lengths ``s`` from its start."""
+    seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
     k = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
     t = np.where(seg[k] > 0, (s - cum[k]) / np.where(seg[k] > 0, seg[k], 1.0), 0.0)
     t = np.clip(t, 0.0, 1.0)
