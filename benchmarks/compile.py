@@ -21,6 +21,7 @@ Ratios are eager / compiled and loop / fused epoch times (> 1: the second is fas
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -79,8 +80,7 @@ def race(variants: dict[str, tuple[torch.nn.Module, list[Any]]], repeats: int, w
 
 def bench_compile(name: str, args: argparse.Namespace) -> dict[str, Any]:
     eager, batches = mlp_batches(args) if name == "mlp" else sequence_batches(name, args)
-    compiled, _ = mlp_batches(args) if name == "mlp" else sequence_batches(name, args)
-    compiled.load_state_dict(eager.state_dict())
+    compiled = copy.deepcopy(eager)  # same weights; the data are built once
     torch._dynamo.reset()
     compiled.compile()
     res = race({"eager": (eager, batches), "compiled": (compiled, batches)}, args.repeats, {"compiled"})
