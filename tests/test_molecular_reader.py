@@ -134,3 +134,22 @@ def test_bad_inputs_are_data_errors(moving, tmp_path):
     small_top, _ = _write(ref_dir, np.zeros((1, 4, 3)))
     with pytest.raises(DataError, match="has 1 atoms, the trajectory 3"):
         read_trajectory(top, traj, select="name CA", reference=small_top)
+
+
+def test_reading_a_trajectory_prints_no_mdanalysis_warnings(moving):
+    """Parser remarks and MDAnalysis' deprecation notices are not shown to users (a fresh interpreter, so
+    that the import's own warnings count too); the data still come through."""
+    import subprocess
+    import sys
+
+    (top, traj), _, _ = moving
+    code = (
+        "import warnings; warnings.simplefilter('always')\n"
+        "from seqvae.data.molecular import read_trajectory\n"
+        f"values, labels = read_trajectory({top!r}, {traj!r}, select='name CA')\n"
+        "print(values.shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(8, 9)"
+    assert "Warning" not in done.stderr, done.stderr

@@ -14,6 +14,9 @@ polymer's; the labels are the frame index, the time (ps) and the RMSD to the ref
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +27,23 @@ from seqvae.errors import DataError
 INSTALL_HINT = 'reading molecular trajectories needs MDAnalysis: pip install "seqvae[molecular]"'
 
 
+@contextlib.contextmanager
+def _quiet_mdanalysis() -> Iterator[None]:
+    """Hide MDAnalysis' parser remarks (missing elements, no unit cell, guessed attributes) and its upstream
+    deprecation notices: they concern fields a VAE on coordinates never reads, and were printed on every
+    command that opened a trajectory. Problems that matter raise :class:`DataError` instead."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"MDAnalysis(\.|$)")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"MDAnalysis(\.|$)")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*MDAnalysis.*")
+        yield
+
+
 def _mdanalysis() -> tuple[Any, Any]:
     try:
-        import MDAnalysis as mda
-        from MDAnalysis.analysis import align as mda_align
+        with _quiet_mdanalysis():
+            import MDAnalysis as mda
+            from MDAnalysis.analysis import align as mda_align
     except ImportError as exc:  # pragma: no cover - the test environment has the extra
         raise DataError(INSTALL_HINT) from exc
     return mda, mda_align
@@ -80,6 +96,24 @@ def read_trajectory(
     ``align=False`` only centres. Labels: ``frame`` (index in the trajectory), ``time`` (ps) and, when
     aligning, ``rmsd`` (Angstrom, to the reference after superposition).
     """
+    with _quiet_mdanalysis():
+        return _read_trajectory(
+            topology, trajectory, select, reference, reference_frame, start, stop, step, mass_weighted, align
+        )
+
+
+def _read_trajectory(
+    topology: str | Path,
+    trajectory: str | Path | list[str | Path] | None,
+    select: str,
+    reference: str | Path | None,
+    reference_frame: int,
+    start: int | None,
+    stop: int | None,
+    step: int | None,
+    mass_weighted: bool,
+    align: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     mda, mda_align = _mdanalysis()
     source = str(trajectory if trajectory is not None else topology)
     universe = _universe(mda, topology, trajectory)
