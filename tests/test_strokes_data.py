@@ -145,8 +145,56 @@ def test_limit_indices_and_labels(tmp_path: Path) -> None:
         read_de_jong(tmp_path, limit=0)
     with pytest.raises(ValueError, match="negative coordinates"):
         write_de_jong(tmp_path, [DIGIT - 6])
-    with pytest.raises(ValueError, match="digits 0-9"):
-        write_de_jong(tmp_path, [DIGIT], [10])
+    with pytest.raises(ValueError, match="class numbers >= 0"):
+        write_de_jong(tmp_path, [DIGIT], [-1])
+
+
+def test_zero_padded_indices_read_back_exactly(tmp_path: Path, digits) -> None:
+    seqs, labels = digits[0][:11], digits[1]["digit"][:11]
+    ids = write_de_jong(tmp_path, seqs, labels, start_index=1, index_width=4)
+    assert ids[0] == "trainimg-0001" and (tmp_path / "trainimg-0011-inputdata.txt").is_file()
+    for use in ("inputdata", "points"):
+        table = read_de_jong(tmp_path, use=use)
+        assert table.ids == ids  # the index text as found, in numeric order
+        np.testing.assert_array_equal(table.labels["digit"], labels)
+        for got, want in zip(table.sequences, seqs):
+            np.testing.assert_allclose(got, want, atol=1e-6)
+    picked = read_de_jong(tmp_path, indices=[11, 2])  # by number, whatever the padding
+    assert picked.ids == ["trainimg-0002", "trainimg-0011"]
+    np.testing.assert_allclose(picked.sequences[1], seqs[10], atol=1e-6)
+    assert read_de_jong(tmp_path, indices=["0003"]).ids == ["trainimg-0003"]
+    with pytest.raises(DataError, match=r"trainimg-12-inputdata\.txt: no such file"):
+        read_de_jong(tmp_path, indices=[12])
+
+
+def test_any_prefix_reads_back_exactly(tmp_path: Path, digits) -> None:
+    seqs, labels = digits[0][:5], digits[1]["digit"][:5]
+    write_de_jong(tmp_path / "one", seqs, labels, prefix="hanzi-set-a")  # hyphens in the prefix too
+    for prefix in (None, "hanzi-set-a"):  # the only prefix is found without being named
+        table = read_de_jong(tmp_path / "one", prefix)
+        assert table.ids == [f"hanzi-set-a-{i}" for i in range(5)]
+        np.testing.assert_array_equal(table.labels["digit"], labels)
+        for got, want in zip(table.sequences, seqs):
+            np.testing.assert_allclose(got, want, atol=1e-6)
+    with pytest.raises(DataError, match=r"no files named trainimg-<index>-inputdata\.txt.*prefix hanzi-set-a"):
+        read_de_jong(tmp_path / "one", "trainimg")
+    write_de_jong(tmp_path / "two", seqs[:2], labels[:2], prefix="chars")
+    write_de_jong(tmp_path / "two", seqs[2:], labels[2:], prefix="extra")
+    with pytest.raises(DataError, match=r"several prefixes \(chars, extra\).*data\.params\.prefix"):
+        read_de_jong(tmp_path / "two")
+    assert read_de_jong(tmp_path / "two", "extra").ids == ["extra-0", "extra-1", "extra-2"]
+    write_de_jong(tmp_path / "two", seqs[:1], labels[:1], prefix="trainimg")  # de Jong's own pair of sets
+    assert read_de_jong(tmp_path / "two").ids == ["trainimg-0"]
+
+
+def test_any_number_of_classes(tmp_path: Path) -> None:
+    """Labels as found: one-hot over as many columns as the files have (de Jong's digits: 10)."""
+    labels = np.array([13, 0, 7, 13])
+    write_de_jong(tmp_path, [DIGIT] * 4, labels, prefix="chars")
+    assert (tmp_path / "chars-0-targetdata.txt").read_text().split("\n")[0].split()[:14] == ["0"] * 13 + ["1"]
+    np.testing.assert_array_equal(read_de_jong(tmp_path).labels["digit"], labels)
+    write(tmp_path / "chars-1-targetdata.txt", "0 1 0 0 0 0 0 5 5 0 0\n")  # 7 classes and the inputdata row
+    assert read_de_jong(tmp_path).labels["digit"].tolist() == [13, 1, 7, 13]
 
 
 @pytest.mark.parametrize(

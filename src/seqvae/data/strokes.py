@@ -14,13 +14,15 @@ Representation (shared by the reader, the generator, :func:`fix_length` and :fun
   :func:`strokes_to_relative` and :func:`strokes_to_absolute` convert between the two.
 
 De Jong's layout (https://github.com/edwin-de-jong/mnist-digits-stroke-sequence-data), three text files per
-digit ``{prefix}-{index}-{kind}.txt`` in one directory, ``prefix`` ``trainimg`` or ``testimg``:
+digit ``{prefix}-{index}-{kind}.txt`` in one directory, ``prefix`` ``trainimg`` or ``testimg`` there (any
+prefix is read), ``index`` a number as written (zero padding is kept):
 
 * ``inputdata``: rows ``dx dy eos eod`` separated by whitespace, row 0 the absolute start. De Jong's
   files end each stroke with a separate row ``0 0 1 0`` (eos: end of stroke) and the digit with
   ``0 0 1 1`` (eod: end of digit, only on the last row); a point row that carries ``eos = 1`` itself is
   read as the last point of its stroke as well.
-* ``targetdata``: the same rows preceded by the one-hot class label (10 columns; every row the same).
+* ``targetdata``: the same rows preceded by the one-hot class label (10 columns for digits, any number of
+  classes elsewhere; every row the same).
 * ``points``: a header ``x,y`` then one ``x,y`` row per point; a row ``-1,-1`` (any row with both values
   negative, e.g. the ``-2,-2`` end marker of some versions) marks a pen lift.
 """
@@ -133,16 +135,64 @@ def stroke_table(
 # --------------------------------------------------------------------------- de Jong files: reading
 
 
-def _de_jong_files(directory: Path, prefix: str) -> dict[str, set[int]]:
-    """The digit indices present for each file kind in ``directory``."""
-    pattern = re.compile(rf"{re.escape(prefix)}-(\d+)-({'|'.join(KINDS)})\.txt")
-    found: dict[str, set[int]] = {kind: set() for kind in KINDS}
+_DE_JONG_NAME = re.compile(rf"(.+)-(\d+)-({'|'.join(KINDS)})\.txt")
+
+
+def _de_jong_files(directory: Path) -> dict[str, dict[str, dict[str, str]]]:
+    """Every de Jong file in ``directory``: ``{prefix: {kind: {index as written: file name}}}``.
+
+    The index keeps the text of the name (``0001`` stays ``0001``); a prefix may hold hyphens (the
+    index is the last run of digits before the kind).
+    """
+    found: dict[str, dict[str, dict[str, str]]] = {}
     with os.scandir(directory) as entries:
         for entry in entries:
-            m = pattern.fullmatch(entry.name)
+            m = _DE_JONG_NAME.fullmatch(entry.name)
             if m:
-                found[m.group(2)].add(int(m.group(1)))
+                kinds = found.setdefault(m.group(1), {kind: {} for kind in KINDS})
+                kinds[m.group(3)][m.group(2)] = entry.name
     return found
+
+
+def _choose_prefix(directory: Path, found: Mapping[str, Any], prefix: str | None, use: str) -> str:
+    """``prefix`` if given, else the directory's only prefix (``trainimg``, de Jong's training set, among several)."""
+    if prefix is not None:
+        return prefix
+    if len(found) == 1:
+        return next(iter(found))
+    if "trainimg" in found:
+        return "trainimg"
+    if not found:
+        raise DataError(f"{directory}: no de Jong files (<prefix>-<index>-{use}.txt)")
+    raise DataError(
+        f"{directory}: de Jong files with several prefixes ({', '.join(sorted(found))}); "
+        "choose one with data.params.prefix=NAME (read_de_jong(..., prefix=NAME))"
+    )
+
+
+def _index_order(index: str) -> tuple[int, str]:
+    """Numeric order of index texts (10 after 9), the text breaking ties (``1`` before ``01``)."""
+    return int(index), index
+
+
+def _lookup(directory: Path, files: Mapping[str, str], wanted: Sequence[int | str]) -> list[str]:
+    """The index texts of ``files`` for the wanted indices (ints match any zero padding), or a DataError."""
+    by_number: dict[int, list[str]] = {}
+    for text in files:
+        by_number.setdefault(int(text), []).append(text)
+    out = []
+    for want in wanted:
+        if isinstance(want, str) and want in files:
+            out.append(want)
+            continue
+        texts = by_number.get(int(want), [])
+        if len(texts) > 1:
+            raise DataError(f"{directory}: index {want} is ambiguous: files {', '.join(sorted(files[t] for t in texts))}")
+        if not texts:
+            out.append(str(want))  # missing: reported by the caller with the file name it looked for
+        else:
+            out.append(texts[0])
+    return list(dict.fromkeys(out))
 
 
 def _read_text(path: Path) -> list[str]:
@@ -274,16 +324,20 @@ def _parse_points(path: Path) -> np.ndarray:
 
 
 def _parse_target(path: Path) -> int:
-    """The class label of a targetdata file: its first 10 columns, one-hot and the same on every row."""
+    """The class label of a targetdata file: its one-hot leading columns, the same on every row.
+
+    A row is the one-hot label followed by the inputdata row (``dx dy eos eod``), so a row of ``n > 10``
+    cells holds ``n - 4`` classes (de Jong's files: 10); a row of exactly 10 cells is a label alone.
+    """
     rows = [(i, line.strip()) for i, line in enumerate(_read_text(path), 1) if line.strip()]
     first_line, first = rows[0]
-    label = _one_hot(path, first_line, first)
-    head = _FIRST_TEN.match(first)
+    label, classes = _one_hot(path, first_line, first)
+    head = re.match(rf"(?:\S+\s+){{{classes - 1}}}\S+", first)
     prefix = head.group(0) if head else None
     for number, text in rows[1:]:
         if prefix is not None and text.startswith(prefix) and (len(text) == len(prefix) or text[len(prefix)].isspace()):
-            continue  # the same first 10 cells as the first row, as text
-        other = _one_hot(path, number, text)
+            continue  # the same one-hot cells as the first row, as text
+        other, _ = _one_hot(path, number, text, classes)
         if other != label:
             raise DataError(
                 f"{path}: line {number}: label {other}, but line {first_line} says {label}; "
@@ -292,66 +346,77 @@ def _parse_target(path: Path) -> int:
     return label
 
 
-_FIRST_TEN = re.compile(r"(?:\S+\s+){9}\S+")
-
-
-def _one_hot(path: Path, number: int, line: str) -> int:
-    """The digit a row's first 10 columns encode one-hot, or a DataError naming the line."""
+def _one_hot(path: Path, number: int, line: str, classes: int | None = None) -> tuple[int, int]:
+    """The class a row's leading one-hot columns encode and their count, or a DataError naming the line."""
     cells = line.split()
     if len(cells) < 10:
         raise DataError(f"{path}: line {number} has {len(cells)} columns, expected at least 10 (a one-hot label)")
-    head = " ".join(cells[:10])
+    if classes is None:
+        classes = 10 if len(cells) == 10 else len(cells) - 4
+    head = " ".join(cells[:classes])
     try:
-        values = [float(c) for c in cells[:10]]
+        values = [float(c) for c in cells[:classes]]
     except ValueError:
         values = []
-    if sorted(values) != [0.0] * 9 + [1.0]:
-        raise DataError(f"{path}: line {number}: the first 10 columns {head!r} are not a one-hot label")
-    return values.index(1.0)
+    if sorted(values) != [0.0] * (classes - 1) + [1.0]:
+        raise DataError(f"{path}: line {number}: the first {classes} columns {head!r} are not a one-hot label")
+    return values.index(1.0), classes
 
 
 def read_de_jong(
     directory: str | Path,
-    prefix: str = "trainimg",
+    prefix: str | None = None,
     *,
     use: Literal["inputdata", "points"] = "inputdata",
     limit: int | None = None,
-    indices: Sequence[int] | None = None,
+    indices: Sequence[int | str] | None = None,
 ) -> SequenceTable:
-    """Read de Jong's per-digit stroke files as absolute-form digits (x, y, pen_up), labels from targetdata."""
+    """Read de Jong's per-digit stroke files as absolute-form digits (x, y, pen_up), labels from targetdata.
+
+    Files are ``{prefix}-{index}-{kind}.txt``: any prefix (``None``: the directory's only one, or
+    ``trainimg`` among several), indices as written (``0001`` or ``1``), read in numeric order; ids are
+    ``{prefix}-{index}`` with the index text as found. ``indices`` picks digits by number (any zero
+    padding) or by their exact index text.
+    """
     if use not in ("inputdata", "points"):
         raise ValueError(f"use must be 'inputdata' or 'points', got {use!r}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"{directory}: no such directory (expected de Jong's {prefix}-<index>-{use}.txt files)")
-    found = _de_jong_files(directory, prefix)
+        raise DataError(f"{directory}: no such directory (expected de Jong's {prefix or '<prefix>'}-<index>-{use}.txt files)")
+    every = _de_jong_files(directory)
+    prefix = _choose_prefix(directory, every, prefix, use)
+    found = every.get(prefix, {kind: {} for kind in KINDS})
+    files = found[use]
     if indices is None:
-        chosen = sorted(found[use])
+        chosen = sorted(files, key=_index_order)
         if not chosen:
             others = [k for k in KINDS if found[k]]
             hint = f"; the directory has {prefix} {' and '.join(others)} files" if others else ""
+            if not others and every:
+                hint = f"; the directory has files with prefix {', '.join(sorted(every))} (data.params.prefix)"
             raise DataError(f"{directory}: no files named {prefix}-<index>-{use}.txt{hint}")
     else:
-        chosen = sorted({int(i) for i in indices})
-        if not chosen:
+        if not len(indices):
             raise ValueError("indices lists no digits")
-        missing = [i for i in chosen if i not in found[use]]
+        chosen = sorted(_lookup(directory, files, indices), key=_index_order)
+        missing = [i for i in chosen if i not in files]
         if missing:
             path = directory / f"{prefix}-{missing[0]}-{use}.txt"
             raise DataError(f"{path}: no such file (digit {missing[0]} was asked for)")
     if limit is not None:
         chosen = chosen[:limit]
     parse = _parse_inputdata if use == "inputdata" else _parse_points
-    sequences = [parse(directory / f"{prefix}-{i}-{use}.txt") for i in chosen]
+    sequences = [parse(directory / files[i]) for i in chosen]
     labels: dict[str, np.ndarray] = {}
     if found["targetdata"]:
-        absent = [i for i in chosen if i not in found["targetdata"]]
+        targets_of = _lookup(directory, found["targetdata"], chosen)
+        absent = [t for t in targets_of if t not in found["targetdata"]]
         if absent:
             path = directory / f"{prefix}-{absent[0]}-targetdata.txt"
             raise DataError(f"{path}: no such file; the other digits have targetdata files with their labels")
-        targets = [_parse_target(directory / f"{prefix}-{i}-targetdata.txt") for i in chosen]
+        targets = [_parse_target(directory / found["targetdata"][t]) for t in targets_of]
         labels["digit"] = np.array(targets, dtype=np.int64)
     ids = [f"{prefix}-{i}" for i in chosen]
     return SequenceTable(
@@ -393,11 +458,14 @@ def write_de_jong(
     labels: Sequence[int] | np.ndarray | Mapping[str, Any] | None = None,
     prefix: str = "trainimg",
     start_index: int = 0,
+    index_width: int = 0,
 ) -> list[str]:
     """Write absolute-form digits as de Jong's inputdata, points and (with labels) targetdata files; returns ids.
 
     Coordinates must be >= 0 (negative pairs mark pen lifts in the points files). Offsets are written
     exactly (shortest round-tripping text), points as float32, so reading back gives the same float32 digits.
+    Labels are class numbers >= 0, one-hot over ``max(10, largest + 1)`` columns (de Jong's 10 for digits).
+    ``index_width`` zero-pads the indices in the file names (4: ``trainimg-0007-inputdata.txt``).
     """
     if isinstance(labels, Mapping):
         labels = labels["digit"]
@@ -405,8 +473,9 @@ def write_de_jong(
         labels = np.asarray(labels)
         if len(labels) != len(sequences):
             raise ValueError(f"{len(labels)} labels for {len(sequences)} sequences")
-        if len(labels) and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > 9):
-            raise ValueError(f"labels must be digits 0-9, got {labels.tolist()[:10]}")
+        if len(labels) and (labels.dtype.kind not in "iu" or labels.min() < 0):
+            raise ValueError(f"labels must be class numbers >= 0, got {labels.tolist()[:10]}")
+    classes = max(10, int(labels.max()) + 1) if labels is not None and len(labels) else 10
     checked = [_strokes(seq, f"sequence {k}") for k, seq in enumerate(sequences)]
     for k, points in enumerate(checked):
         if (points[:, :2] < 0).any():
@@ -415,13 +484,13 @@ def write_de_jong(
     directory.mkdir(parents=True, exist_ok=True)
     ids = []
     for k, points in enumerate(checked):
-        index = start_index + k
+        index = f"{start_index + k:0{index_width}d}"
         rows = _de_jong_rows(points)
         body = [f"{_num(dx)} {_num(dy)} {eos} {eod}" for dx, dy, eos, eod in rows]
         (directory / f"{prefix}-{index}-inputdata.txt").write_text("\n".join(body) + "\n")
         if labels is not None:
             digit = int(labels[k])
-            hot = " ".join("1" if j == digit else "0" for j in range(10))
+            hot = " ".join("1" if j == digit else "0" for j in range(classes))
             (directory / f"{prefix}-{index}-targetdata.txt").write_text("".join(f"{hot} {line}\n" for line in body))
         lines = ["x,y"]
         ends = set(_stroke_ends(points[:, 2]).tolist())
@@ -969,14 +1038,16 @@ def handwritten_digits(
 
 def de_jong_digits(
     directory: str,
-    prefix: str = "trainimg",
+    prefix: str | None = None,
     use: Literal["inputdata", "points"] = "inputdata",
     limit: int | None = None,
     length: int | None = 60,
     seed: int = 0,
 ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """De Jong's files as ``(digits, labels)``, the layout of :func:`handwritten_digits`, each digit brought
-    to ``length`` points by the source's random scheme (seeded; ``None`` keeps the lengths)."""
+    to ``length`` points by the source's random scheme (seeded; ``None`` keeps the lengths). ``prefix``
+    (``data.params.prefix``): the file names' prefix, by default the directory's only one (``trainimg``
+    among several)."""
     table = read_de_jong(directory, prefix, use=use, limit=limit)
     digits = table.sequences
     if length is not None:
