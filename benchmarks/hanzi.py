@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seqvae.io import write_json_atomic
 from seqvae.data.readers import SequenceTable
 from seqvae.data.strokes import write_de_jong
+from seqvae.io import write_json_atomic
 
 __all__ = [
     "CANVAS",
@@ -104,7 +104,7 @@ def _char_id(char: str) -> str:
 def stroke_direction(stroke: np.ndarray) -> int:
     """The octant (0-7) of a stroke's start-to-end direction: 0 east, 2 north (y up), counter-clockwise."""
     dx, dy = (stroke[-1] - stroke[0]).astype(np.float64)
-    return int(round(math.atan2(dy, dx) / (math.pi / 4))) % 8
+    return round(math.atan2(dy, dx) / (math.pi / 4)) % 8
 
 
 def hanzi_strokes(
