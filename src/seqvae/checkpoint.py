@@ -17,8 +17,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from seqvae.config import ConfigError, RunConfig, from_dict, to_dict
-from seqvae.data.arrays import Normalizer, write_bytes_atomic, write_json_atomic
+from seqvae.data.arrays import Normalizer
 from seqvae.errors import CheckpointError, DataError
+from seqvae.io import write_bytes_atomic, write_json_atomic
 from seqvae.models.base import VAE, build_model
 
 FORMAT = "seqvae-model"

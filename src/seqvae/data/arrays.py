@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqvae.data.batch import Batch
 from seqvae.errors import DataError
+from seqvae.io import save_npz_atomic, write_bytes_atomic, write_json_atomic  # noqa: F401  (re-exported: they lived here)
 
 
 def check_finite(values: np.ndarray, source: str) -> None:
@@ -170,32 +167,6 @@ class Normalizer:
         return cls(mean, std)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` through a temporary file and rename, so a crash leaves no half file."""
-    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> Path:
-    """Write arrays to an .npz through a temporary file and rename."""
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes_atomic(Path(path), buf.getvalue())
-    return Path(path)
-
-
-def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --------------------------------------------------------------------------- splits and files
 
 
@@ -219,7 +190,7 @@ def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read a 2-D float array ``(examples, features)`` from .npy, .npz or .csv/.txt, checked for NaN/inf."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"data file {path} does not exist")
+        raise DataError(f"{path}: no such file or directory" if not path.exists() else f"{path}: is a directory, expected a file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":

@@ -10,7 +10,6 @@ unicode, not objects).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import zipfile
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from seqvae.io import atomic_path
 
 COPY_BYTES = 1 << 22
 
@@ -71,23 +72,16 @@ class NpzStreamWriter:
                 info["file"].close()
             if self._ids is not None:
                 self._ids.close()
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            os.close(fd)
-            try:
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                    for name, info in self._arrays.items():
-                        header = {"descr": np.lib.format.dtype_to_descr(info["dtype"]), "fortran_order": False,
-                                  "shape": (self.rows, *info["shape"])}
-                        with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
-                            np.lib.format.write_array_header_2_0(out, header)
-                            with open(self._dir / f"{name}.raw", "rb") as raw:
-                                shutil.copyfileobj(raw, out, COPY_BYTES)
-                    if self._ids is not None:
-                        self._write_ids(zf)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_path(self.path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, info in self._arrays.items():
+                    header = {"descr": np.lib.format.dtype_to_descr(info["dtype"]), "fortran_order": False,
+                              "shape": (self.rows, *info["shape"])}
+                    with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                        np.lib.format.write_array_header_2_0(out, header)
+                        with open(self._dir / f"{name}.raw", "rb") as raw:
+                            shutil.copyfileobj(raw, out, COPY_BYTES)
+                if self._ids is not None:
+                    self._write_ids(zf)
         finally:
             shutil.rmtree(self._dir, ignore_errors=True)
         return self.path
