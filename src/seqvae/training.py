@@ -29,6 +29,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
 
+from seqvae.analysis.usage import latent_usage
 from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
 from seqvae.data.arrays import DataBundle, make_loader, write_bytes_atomic, write_json_atomic
@@ -57,7 +58,11 @@ class _NonFiniteSteps(RuntimeError):
 
 
 def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
-    """Number of latent dimensions whose posterior mean varies across examples by more than ``threshold``."""
+    """Number of latent dimensions whose posterior mean varies across examples by more than ``threshold``.
+
+    This counts what the encoder writes into z, not what the decoder reads: a decoder may ignore an active
+    unit. :func:`seqvae.analysis.usage.latent_usage` (``used_units`` in the training summary) asks the decoder.
+    """
     if len(mu) < 2:
         return 0
     return int((mu.var(dim=0) > threshold).sum())
@@ -572,6 +577,8 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     main = trainer.is_global_zero
     if main and (best_ckpt is not None or not interrupted):
         export_model(model, out, cfg, bundle.normalizer)
+    # does the decoder read z? (active units only say the encoder writes it): shuffle each unit on validation
+    usage = latent_usage(model, bundle.val, seed=cfg.seed) if main and has_val else None
     summary = {
         "epochs": int(trainer.current_epoch),
         "steps": int(trainer.global_step),
@@ -580,6 +587,8 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         "best_val_loss": _float(ckpt.best_model_score) if best else None,
         "active_units": module.n_active,
         "kl_per_dim": module.kl_per_dim,
+        "used_units": usage["used_units"] if usage else None,
+        "latent_usage": usage,
         "skipped_steps": module.skipped_steps,
         "interrupted": interrupted,
         "resumed": resume,
