@@ -146,7 +146,7 @@ def test_readers_round_trip_every_format(tmp_path: Path, table: np.ndarray) -> N
 @pytest.mark.parametrize(
     ("name", "write", "message"),
     [
-        ("missing.npy", None, "does not exist"),
+        ("missing.npy", None, r"missing\.npy: no such file or directory"),
         ("nan.csv", "1,2\n3,nan\n", r"nan.csv: non-finite value nan in example 1, feature 1 \(0-based\)"),
         ("ragged.csv", "1,2\n3\n", "row 2 has 1 values, expected 2"),
         ("words.csv", "a,b\n1,2\nx,3\n", "row 3 is not numeric"),

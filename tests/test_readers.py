@@ -229,10 +229,9 @@ def test_directory_csv_labels_and_feature_selection(tmp_path: Path) -> None:
     assert table.feature_names == ["y", "x"]
     _assert_same(table, [np.array([[2, 1], [4, 3]], np.float32), np.array([[6, 5]], np.float32)])
     assert table.labels["who"].tolist() == ["ann", "bo"]
-    with pytest.raises(
-        DataError, match=r"r1\.csv: unknown column\(s\) 'x'; expected columns: t, y \(feature\), who \(label\)"
-    ):
-        read_sequences(tmp_path, features=["y"], labels=["who"])
+    only_y = read_sequences(tmp_path, features=["y"], labels=["who"])  # features select: column x is ignored
+    assert only_y.feature_names == ["y"]
+    _assert_same(only_y, [np.array([[2], [4]], np.float32), np.array([[6]], np.float32)])
     _text(tmp_path / "r2.csv", "t,x,y,who", "0,5,6,bo", "1,5,6,cy")
     with pytest.raises(DataError, match=r"r2\.csv: line 3, sequence 'r2': label 'who' is 'cy' but 'bo' on line 2"):
         read_sequences(tmp_path, labels=["who"])
@@ -426,11 +425,10 @@ def test_unsorted_or_repeated_time(tmp_path: Path, second: str, line: str) -> No
 
 def test_column_errors(tmp_path: Path) -> None:
     path = _long_csv(tmp_path, "a,0,1,2,x1", header="sequence_id,t,x,y,extra")
-    with pytest.raises(
-        DataError,
-        match=r"walk\.csv: unknown column\(s\) 'extra'; expected columns: sequence_id, t, x \(feature\), y \(feature\)",
-    ):
-        read_sequences(path, features=["x", "y"])
+    # features select columns: the text column 'extra' is ignored unless it is named as a label
+    selected = read_sequences(path, features=["y"])
+    assert selected.feature_names == ["y"] and selected.labels == {}
+    _assert_same(selected, [np.array([[2]], np.float32)])
     assert read_sequences(path, features=["x", "y"], labels=["extra"]).labels["extra"].tolist() == ["x1"]
     with pytest.raises(
         DataError, match=r"walk\.csv: feature column\(s\) 'z' not found; columns present: sequence_id, t, x, y, extra"

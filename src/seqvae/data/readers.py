@@ -102,7 +102,7 @@ def read_sequences(
         _check_no_repeats("features", opts.features)
     _check_no_repeats("labels", opts.labels)
     if not path.exists():
-        raise DataError(f"{source}: no such file or directory")
+        raise DataError(missing_path(source))
     if path.is_dir():
         parsed = _read_directory(path, opts)
     else:
@@ -112,6 +112,11 @@ def read_sequences(
             raise DataError(f"{source}: unsupported file type {path.suffix!r}; use {SUPPORTED}")
         parsed = reader(path, opts)
     return _finish(source, parsed, opts, expected_features, min_length)
+
+
+def missing_path(path: str | Path) -> str:
+    """The one wording of a missing file or directory, for every reader and command."""
+    return f"{path}: no such file or directory"
 
 
 def _check_no_repeats(what: str, names: Sequence[str]) -> None:
@@ -327,7 +332,7 @@ def iter_parquet_sequences(
     except ImportError as exc:
         raise DataError(f'{source}: reading .parquet files needs pyarrow: pip install "seqvae[data]"') from exc
     if not path.is_file():
-        raise DataError(f"{source}: no such file")
+        raise DataError(missing_path(source) if not path.exists() else f"{source}: is a directory, expected a .parquet file")
     try:
         pfile = pq.ParquetFile(path)
         names = [str(n) for n in pfile.schema_arrow.names]
@@ -450,7 +455,7 @@ def _columns_to_sequences(
 
 
 def _pick_columns(source: str, names: list[str], opts: _Options, *, single: bool) -> tuple[list[str], list[str], bool]:
-    """Feature and label columns of a long table, after checking required, missing and unknown columns."""
+    """Feature and label columns of a long table, after checking required and missing columns."""
     present = ", ".join(names) if names else "none"
     reserved = []
     if not single:
@@ -485,13 +490,7 @@ def _pick_columns(source: str, names: list[str], opts: _Options, *, single: bool
     clash = [name for name in opts.features if name in reserved or name in opts.labels]
     if clash:
         raise DataError(f"{source}: column {clash[0]!r} cannot be both a feature and the id, time or a label column")
-    expected = [*reserved, *opts.features, *opts.labels]
-    unknown = [n for n in names if n not in expected]
-    if unknown:
-        listing = ", ".join(
-            reserved + [f"{f} (feature)" for f in opts.features] + [f"{x} (label)" for x in opts.labels]
-        )
-        raise DataError(f"{source}: unknown column(s) {', '.join(map(repr, unknown))}; expected columns: {listing}")
+    # ``features`` selects columns: the table's other columns (not id, time or labels) are ignored
     return list(opts.features), list(opts.labels), has_time
 
 
