@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import warnings
@@ -11,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seqvae.config import shipped_configs
@@ -43,14 +45,46 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-def _fail(exc: Exception) -> None:
-    from seqvae.training import TrainingInterrupted
 
-    if isinstance(exc, TrainingInterrupted):
-        console.print(f"[yellow]interrupted:[/] {exc}")
+def _fail(exc: Exception) -> None:
+    # seqvae.training imports torch and Lightning: look at it only if it is loaded already
+    training = sys.modules.get("seqvae.training")
+    if training is not None and isinstance(exc, training.TrainingInterrupted):
+        console.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
         raise typer.Exit(code=130)
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # escaped: a message may hold [x, y]
     raise typer.Exit(code=2)
+
+
+def _num(value: object) -> str:
+    """A number for people: 4 significant digits (metrics.json and the summaries keep full precision)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:  # fmt: skip
+    """seqvae's own warnings as one ``warning:`` line (no source line); any other as Python shows it."""
+    ours = category.__module__.startswith("seqvae") or Path(filename).resolve().is_relative_to(_PACKAGE)
+    if not ours:
+        (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))  # type: ignore[attr-defined]
+        return
+    console.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _remove_failed_run(run_dir: Path, existed: bool, exc: Exception) -> None:
+    """A failed ``train`` leaves nothing behind: the run directory goes if this command created it and no
+    checkpoint was written into it (an interrupted or diverged run keeps its checkpoints to resume from)."""
+    if existed or not run_dir.is_dir():
+        return
+    training = sys.modules.get("seqvae.training")
+    if training is not None and isinstance(exc, training.TrainingInterrupted):
+        return
+    if any((run_dir / "checkpoints").glob("*.ckpt")):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @app.command()
@@ -74,9 +108,10 @@ def train(
     Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped. With --devices N (and --num-nodes M) training runs data-parallel (DDP): the effective batch is N x M x train.batch_size.
     """
     from seqvae.config import load_run_config
-    from seqvae.training import fit, read_run_config
 
     _quiet_lightning()
+    run_dir = Path(resume if resume is not None else out or ".")
+    existed = run_dir.exists()
     try:
         if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
             raise ConfigError("--resume DIR continues the run in DIR; leave out --out or give the same directory")
@@ -95,18 +130,27 @@ def train(
             if value is not None:
                 extra.append(f"train.{key}={value}")
         if config is not None:
+            # the config is checked before torch and Lightning are imported: a typo answers in well under a second
             cfg = load_run_config(config, extra, preset=preset)
+            if cfg.model.get("kind") != "auto":  # "auto" is resolved from the data inside fit
+                from seqvae.models import parse_model_config  # the model section: its classes need torch, not Lightning
+
+                parse_model_config(cfg.model)
+            from seqvae.training import fit
         else:
+            from seqvae.training import fit, read_run_config
+
             cfg = load_run_config(base=read_run_config(run_dir), overrides=extra)
         result = fit(cfg, run_dir, resume=resume is not None)
     except SeqVAEError as exc:  # TrainingInterrupted included: exit 130 with the resume command
+        _remove_failed_run(run_dir, existed, exc)
         _fail(exc)
     if not result.is_main_process:
         return
     s = result.summary
     console.print(
         f"[green]trained[/] {s['epochs']} epochs ({s['steps']} steps); best val loss "
-        f"{s['best_val_loss']} at epoch {s['best_epoch']}; active latent units "
+        f"{_num(s['best_val_loss'])} at epoch {s['best_epoch']}; active latent units "
         f"{s['active_units']}/{result.model.latent_dim}; model exported to {run_dir}"
     )
     if s.get("kl_per_dim"):
@@ -322,6 +366,7 @@ def main() -> None:
     # job schedulers and `kill` send SIGTERM; treat it like Ctrl+C unless someone else handles it
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    warnings.showwarning = _show_warning
     try:
         app()
     except KeyboardInterrupt:
