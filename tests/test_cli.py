@@ -43,7 +43,7 @@ def test_train_writes_an_exported_run(run_dir: Path) -> None:
 
 def test_evaluate_orders_the_bounds(run_dir: Path) -> None:
     invoke("evaluate", str(run_dir), "--iwae-samples", "50", "--ll-samples", "500")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run_dir / "evaluation.json").read_text())
     assert metrics["split"] == "test" and metrics["n_examples"] == 200  # 10% of 2000
     # ELBO <= IWAE(50) <= IS log p(x) (K=500), up to Monte Carlo error
     assert metrics["elbo"] <= metrics["iwae"] + 0.02
@@ -96,7 +96,7 @@ def test_same_seed_gives_identical_metrics(tmp_path: Path) -> None:
         out = tmp_path / name
         invoke("train", "--config", "mlp-gaussian-mixture", "--out", str(out), "--seed", "5", *FAST)
         invoke("evaluate", str(out), "--iwae-samples", "8", "--ll-samples", "32", "--seed", "5")
-        texts.append((out / "metrics.json").read_text())
+        texts.append((out / "evaluation.json").read_text())
     assert texts[0] == texts[1]
 
 

@@ -67,7 +67,11 @@ def export_model(model: VAE, out_dir: str | Path, run: RunConfig | None = None, 
 
 def _refuse_if_pickle(path: Path) -> None:
     with path.open("rb") as fh:
-        head = fh.read(4)
+        head = fh.read(9)
+    # a safetensors file starts with its JSON header's length (8 bytes, little-endian), then "{": a length
+    # of 128 + 256 k starts with the byte 0x80, which is also pickle's first byte
+    if head[8:9] == b"{" and int.from_bytes(head[:8], "little") + 8 <= path.stat().st_size:
+        return
     if any(head.startswith(m) for m in _PICKLE_MAGIC):
         raise CheckpointError(
             f"{path} is a pickle-based file (torch.save or Lightning .ckpt); seqvae does not unpickle "

@@ -38,6 +38,12 @@ SetOpt = Annotated[
 ]
 
 
+DataOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--data", help="Read this instead of the run's own data, the way `train` reads the run's data kind: a file (.npy/.npz/.csv/.parquet) or a directory of per-sequence files; a Sprites-layout directory (sprites-npy runs); a de Jong directory; a trajectory and/or topology (molecular runs: repeat --data). Every example's split is then 'external'."),
+]
+
+
 def _quiet_lightning() -> None:
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -163,21 +169,28 @@ def train(
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    data: Annotated[Optional[Path], typer.Option(help="Evaluate on this file (.npy/.npz/.csv) instead of the run's test split.")] = None,
+    data: DataOpt = None,
+    split: Annotated[Optional[str], typer.Option(help="Which of the run's splits: train, val, test or all (default: test, or val when the run has no test split).")] = None,
     iwae_samples: Annotated[Optional[int], typer.Option(help="K for the IWAE bound (default: config eval.iwae_samples).")] = None,
     ll_samples: Annotated[Optional[int], typer.Option(help="K for the importance-sampled log-likelihood (default: eval.ll_samples).")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Where to write the metrics (default RUN_DIR/metrics.json).")] = None,
-    seed: SeedOpt = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write the metrics (default RUN_DIR/evaluation.json).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="Deprecated spelling of --out.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the Monte Carlo estimates (default: the run's seed).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """ELBO, IWAE bound and importance-sampled log p(x) on the test split, written to metrics.json."""
+    """ELBO, IWAE bound and importance-sampled log p(x) on the test split, written to evaluation.json.
+
+    The run's data are rebuilt from its config with the run's seed, split as in training; an experiment's metrics.json is never touched.
+    """
     from seqvae import api
 
     try:
-        metrics = api.evaluate_run(run_dir, data, iwae_samples, ll_samples, seed, output, progress=progress)
+        metrics = api.evaluate_run(run_dir, data or None, iwae_samples, ll_samples, seed, out or output,
+                                   progress=progress, split=split)
     except SeqVAEError as exc:
         _fail(exc)
-    table = Table(title=f"evaluation of {run_dir} ({metrics['n_examples']} examples, nats/example)")
+    where = metrics.get("data") or f"{metrics.get('split')} split"
+    table = Table(title=f"evaluation of {run_dir} on {where} ({metrics['n_examples']} examples, nats/example)")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob", "kl"):
@@ -193,7 +206,7 @@ def sample(
     mean: Annotated[bool, typer.Option("--mean/--draw", help="Decoder mean (default) or a draw from p(x|z) (vector models).")] = True,
     near: Annotated[Optional[int], typer.Option(help="Sample the latent neighbourhood of this sequence (0-based index into --data, or into the run's data) instead of the prior: data augmentation.")] = None,
     radius: Annotated[float, typer.Option(help="With --near: latent points are uniform in the ball of this radius around the sequence's posterior mean.")] = 0.5,
-    data: Annotated[Optional[Path], typer.Option(help="With --near: the file holding the sequence (default: the run's own data).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="With --near: the data holding the sequence (default: the run's own data), read the way `train` reads the run's data kind.")] = None,
     length: Annotated[Optional[int], typer.Option(min=1, help="Sequence models: generate exactly this many steps (default: where the model's stop head ends each sequence, or the original's length).")] = None,
     seed: SeedOpt = 0,
 ) -> None:
@@ -205,7 +218,7 @@ def sample(
 
     try:
         if near is not None:
-            result = api.sample_near_run(run_dir, near, radius, n, data, length, output, seed)
+            result = api.sample_near_run(run_dir, near, radius, n, data or None, length, output, seed)
             console.print(f"[green]wrote[/] {n} variations of sequence {result['id']} to {result['npz']} and {result['figure']}")
             return
         path = api.sample_run(run_dir, n, output, mean, seed, length)
@@ -220,7 +233,7 @@ def interpolate(
     a: Annotated[int, typer.Option("--a", help="First sequence (0-based index into --data, or into the run's data).")],
     b: Annotated[int, typer.Option("--b", help="Second sequence.")],
     steps: Annotated[int, typer.Option(help="Points on the line, both ends included.")] = 8,
-    data: Annotated[Optional[Path], typer.Option(help="File holding the sequences (default: the run's own data).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="The data holding the sequences (default: the run's own data), read the way `train` reads the run's data kind.")] = None,
     length: Annotated[Optional[int], typer.Option(min=1, help="Generate exactly this many steps (default: the stop head's ends, or the originals' lengths interpolated).")] = None,
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/interpolation_A_B.npz); a .png of the same name is written next to it.")] = None,
     seed: SeedOpt = 0,
@@ -232,7 +245,7 @@ def interpolate(
     from seqvae import api
 
     try:
-        result = api.interpolate_run(run_dir, a, b, steps, data, length, output, seed)
+        result = api.interpolate_run(run_dir, a, b, steps, data or None, length, output, seed)
     except SeqVAEError as exc:
         _fail(exc)
     ida, idb = result["ids"]
@@ -242,22 +255,77 @@ def interpolate(
 @app.command()
 def encode(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    data: Annotated[list[Path], typer.Option(help="Data file in the units the model was trained on (vectors: .npy/.npz/.csv; sequences: .npz/.csv/.parquet/directory). Repeat for shards: they are encoded in order into one output.")],
-    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: first DATA stem + .latents.npz in RUN_DIR).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="Encode this instead of the run's own data, read the way `train` reads the run's data kind (a file, a directory, a trajectory and topology). Repeat for shards of a file: they are encoded in order into one output.")] = None,
+    split: Annotated[str, typer.Option(help="Without --data: which of the run's splits to encode (train, val, test or all).")] = "all",
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: first DATA stem + .latents.npz, or latents.npz, in RUN_DIR).")] = None,
     seed: SeedOpt = 0,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Encode DATA to posterior means and standard deviations (`mean`, `std` arrays in an .npz).
+    """Encode the run's data (or DATA) to posterior means and standard deviations.
 
-    Latents are written block by block: memory is bounded by one shard, or one block of rows of a long-format Parquet file (sorted by sequence id), however many sequences there are.
+    The .npz holds `mean`, `std`, `sequence_id` (also as `ids`) and `split` (train/val/test as in training; 'external' for --data files) per example, in the data's order; `seqvae splits RUN` lists the splits alone. Latents are written block by block: memory is bounded by one shard, or one block of rows of a long-format Parquet file (sorted by sequence id), however many sequences there are.
     """
     from seqvae import api
 
     try:
-        path, count = api.encode_file(run_dir, data, output, seed, progress=progress)
+        path, count = api.encode_file(run_dir, data or None, output, seed, progress=progress, split=split)
     except SeqVAEError as exc:
         _fail(exc)
     console.print(f"[green]encoded[/] {count} examples to {path}")
+
+
+@app.command()
+def reconstruct(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    data: DataOpt = None,
+    split: Annotated[str, typer.Option(help="Without --data: which of the run's splits (train, val, test or all).")] = "all",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/reconstructions.npz); the errors go to a .json of the same name.")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Posterior-mean reconstructions in data units and their RMSE (overall, per feature, per split, per sequence).
+
+    The .npz holds `reconstruction` and `original` with the real steps of every sequence concatenated (sum of lengths x features; the library's values + lengths layout, no padding; vector data: one step per example), `lengths`, `sequence_id`, `split` and `rmse` per sequence. RMSE is in data units over real steps only: sqrt(mean over every real step and feature of (reconstruction - original)^2). The JSON next to the .npz keeps full precision.
+    """
+    from seqvae import api
+
+    try:
+        r = api.reconstruct_run(run_dir, data or None, split, out, seed)
+    except SeqVAEError as exc:
+        _fail(exc)
+    table = Table(title=f"reconstruction RMSE of {run_dir} ({r['n_sequences']} sequences, {r['n_steps']} steps, data units)")
+    table.add_column("over")
+    table.add_column("RMSE", justify="right")
+    table.add_row("all", f"{r['rmse']:.4g}")
+    for name, value in r["rmse_by_split"].items():
+        table.add_row(f"split {name}", f"{value:.4g}")
+    shown = list(zip(r["feature_names"], r["rmse_per_feature"]))
+    for name, value in shown[:12]:
+        table.add_row(f"feature {name}", f"{value:.4g}")
+    if len(shown) > 12:
+        table.add_row(f"({len(shown) - 12} more features)", "")
+    per_seq = r["per_sequence"]["rmse"]
+    table.add_row("per sequence: median", f"{sorted(per_seq)[len(per_seq) // 2]:.4g}")
+    table.add_row("per sequence: worst", f"{max(per_seq):.4g}")
+    Console().print(table)
+    console.print(f"[green]wrote[/] {r['npz']} and {r['json']} (relative RMSE {r['relative_rmse']:.3g} of the data's spread)")
+
+
+@app.command()
+def splits(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write sequence_id,split per example to this CSV.")] = None,
+) -> None:
+    """How many sequences the run's train, val and test splits hold (the split of training: same data, same seed)."""
+    from seqvae import api
+
+    try:
+        result = api.run_splits(run_dir, out)
+    except SeqVAEError as exc:
+        _fail(exc)
+    counts = result["counts"]
+    Console().print(", ".join(f"{name} {count}" for name, count in counts.items()) + f" (data seed {result['data_seed']})")
+    if out is not None:
+        console.print(f"[green]wrote[/] {out}")
 
 
 @app.command()

@@ -32,6 +32,7 @@ __all__ = [
     "probe_auc",
     "probe_labels",
     "probe_r2",
+    "reconstruction_errors",
     "reconstruction_rmse",
     "sequence_reconstructions",
     "uniform_ball",
@@ -150,21 +151,29 @@ def reconstruction_rmse(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict[
 
 
 def _real_steps(batch: SequenceBatch, arr: np.ndarray) -> list[np.ndarray]:
-    lengths = batch.lengths.cpu().numpy()
+    lengths = getattr(batch, "lengths", None)
+    if lengths is None:  # vectors (N, F) are one step each; videos (N, T, ...) have T steps each
+        return [a[None] if arr.ndim == 2 else a for a in arr]
+    lengths = lengths.cpu().numpy()
     return [arr[i, : lengths[i]] for i in range(len(lengths))]
 
 
 @torch.no_grad()
 def sequence_reconstructions(
-    model: VAE, dataset: SequenceDataset, normalizer: Normalizer | None = None, batch_size: int = 256
+    model: VAE, dataset: SequenceDataset | ArrayDataset, normalizer: Normalizer | None = None, batch_size: int = 256
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(reconstruction, original) per sequence over its real steps: the decoded posterior mean, in data
-    units when a ``normalizer`` is given."""
+    units when a ``normalizer`` is given.
+
+    Vector data give one step per example, ``(1, F)``; videos ``(T, ...)`` per video.
+    """
     model.eval()
     pairs = []
     for batch in _batches(dataset, batch_size):
         recon = model.reconstruct(batch).cpu().numpy()
         x = batch.values.cpu().numpy()
+        if recon.shape != x.shape:
+            raise ValueError(f"{model.kind} reconstructions have shape {recon.shape}, the inputs {x.shape}")
         if normalizer is not None:
             recon, x = normalizer.inverse(recon), normalizer.inverse(x)
         pairs.extend(zip(_real_steps(batch, recon), _real_steps(batch, x)))
@@ -180,6 +189,35 @@ def sequence_reconstruction_rmse(
     in quadrature over features), so 0.1 means errors a tenth of the data's spread.
     """
     return reconstruction_rmse(sequence_reconstructions(model, dataset, normalizer, batch_size))
+
+
+def reconstruction_errors(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], feature_axis: int = -1
+) -> dict[str, Any]:
+    """Root-mean-square errors of (reconstruction, original) pairs, each ``(T_i, ...)`` over real steps only.
+
+    ``rmse`` = sqrt(mean over every real step of every sequence and every feature of (recon - x)²): each
+    value counts once, so a long sequence weighs more than a short one. ``per_sequence`` (N,) is the same
+    over one sequence's values, ``per_feature`` over all steps of one feature (``feature_axis`` of each
+    pair: the last for ``(T, F)`` sequences; for videos e.g. the colour channel). ``data_std`` and
+    ``relative_rmse`` as in :func:`reconstruction_rmse`. Float64 throughout.
+    """
+    if not pairs:
+        raise ValueError("no sequences to measure")
+    moved = [(np.moveaxis(np.asarray(r, np.float64), feature_axis, -1), np.moveaxis(np.asarray(x, np.float64), feature_axis, -1))
+             for r, x in pairs]
+    sq = np.concatenate([((r - x) ** 2).reshape(-1, r.shape[-1]) for r, x in moved])
+    per_sequence = np.array([np.sqrt(np.mean((r - x) ** 2)) for r, x in moved])
+    out: dict[str, Any] = dict(reconstruction_rmse(moved))
+    out.update(
+        {
+            "per_feature": np.sqrt(sq.mean(axis=0)),
+            "per_sequence": per_sequence,
+            "n_sequences": len(moved),
+            "n_steps": int(sum(len(x) for _, x in moved)),
+        }
+    )
+    return out
 
 
 def _align(seqs: list[np.ndarray], align: str, length: int) -> np.ndarray:

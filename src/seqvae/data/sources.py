@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -151,7 +155,89 @@ def _file_path(cfg: DataConfig) -> str:
         raise ConfigError("data.path is required when data.kind is 'file'")
     if cfg.params:
         raise ConfigError("data.params is only for generators, not data.kind=file")
+    if not Path(cfg.path).exists():
+        raise DataError(missing_path(cfg.path))
     return cfg.path
+
+
+def missing_path(path: str | Path) -> str:
+    """The one wording of a missing file or directory, for every command."""
+    return f"{path}: no such file or directory"
+
+
+# suffixes MDAnalysis reads as topologies; any other file given for a molecular run is a trajectory
+TOPOLOGY_SUFFIXES = frozenset(
+    {".pdb", ".ent", ".pdbqt", ".pqr", ".gro", ".psf", ".prmtop", ".parm7", ".top", ".itp", ".tpr", ".mol2", ".crd"}
+)
+_SPRITES_FILE = re.compile(r"sprites_[XAD]_(\w+)\.npy$")
+
+
+def data_config_for(cfg: DataConfig, paths: str | Path | Sequence[str | Path]) -> DataConfig:
+    """A copy of a run's ``data:`` section that reads ``paths`` the way ``train`` reads that data kind.
+
+    ``molecular``: files with a topology suffix (``.pdb``, ``.gro``, ``.psf``, ...) replace
+    ``params.topology``, the others are the trajectory (a topology alone: its own frames).
+    ``sprites-npy``: a directory in the release layout, or one of its ``sprites_X_{split}.npy`` files (that
+    split is read). ``de-jong``: the directory of stroke files. ``sportvu``: a directory with
+    ``events.csv`` and one moments file. ``planning``: the data set's ``.npz``. Every other kind: the file
+    is read like ``train --data FILE`` (``data.kind=file``) with the run's ``data.sequence`` settings.
+    Preparation (``data.sequence``, ``params`` other than the paths) and the split fractions are kept.
+    """
+    items = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if not items:
+        raise DataError("no data files given")
+    for p in items:
+        if not p.exists():
+            raise DataError(missing_path(p))
+    kind = cfg.kind
+    if kind == "molecular":
+        topology = [p for p in items if p.suffix.lower() in TOPOLOGY_SUFFIXES]
+        trajectory = [str(p) for p in items if p not in topology]
+        if len(topology) > 1:
+            raise DataError(f"more than one topology file given: {', '.join(map(str, topology))}")
+        params = dict(cfg.params)
+        if topology:
+            params["topology"] = str(topology[0])
+        params["trajectory"] = (trajectory[0] if len(trajectory) == 1 else trajectory) if trajectory else None
+        if "topology" not in params:
+            raise DataError(f"data.kind=molecular needs a topology: pass one (e.g. a .pdb) with {items[0]}")
+        return replace(cfg, params=params)
+    if len(items) > 1:
+        raise DataError(f"data.kind={kind} reads one file or directory at a time, got {len(items)}")
+    path = items[0]
+    if kind == "sprites-npy":
+        params = dict(cfg.params)
+        match = _SPRITES_FILE.search(path.name) if path.is_file() else None
+        if path.is_file() and match is None:
+            raise DataError(
+                f"{path}: data.kind=sprites-npy reads a directory holding sprites_X_{{split}}.npy "
+                "(and its label files), or one of those files"
+            )
+        params["directory"] = str(path.parent if match else path)
+        if match:
+            params["split"] = match.group(1)
+        return replace(cfg, params=params)
+    if kind == "de-jong":
+        if not path.is_dir():
+            raise DataError(f"{path}: data.kind=de-jong reads the directory of stroke files, not a file")
+        return replace(cfg, params={**cfg.params, "directory": str(path)})
+    if kind == "sportvu":
+        events = path / "events.csv"
+        moments = [path / n for n in ("moments.csv", "moments.parquet") if (path / n).is_file()]
+        moments += sorted(path.glob("*.json")) if path.is_dir() else []
+        if not path.is_dir() or not events.is_file() or len(moments) != 1:
+            raise DataError(f"{path}: data.kind=sportvu reads a directory with events.csv and exactly one moments file")
+        return replace(cfg, params={**cfg.params, "moments": str(moments[0]), "events": str(events)})
+    if kind == "planning":
+        return replace(cfg, params={**cfg.params, "path": str(path)})
+    return replace(cfg, kind="file", path=str(path), key=cfg.key if kind == "file" else None, params={})
+
+
+def same_source(a: DataConfig, b: DataConfig) -> bool:
+    """Whether two ``data:`` sections read the same data (file paths compared after resolving)."""
+    if a.kind == "file" and b.kind == "file" and a.path and b.path:
+        return replace(a, path=b.path) == b and Path(a.path).resolve() == Path(b.path).resolve()
+    return a == b
 
 
 def load_arrays(cfg: DataConfig, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
