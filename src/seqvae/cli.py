@@ -23,8 +23,8 @@ app = typer.Typer(
     help="Variational autoencoders for sequential and structured data.\n\n"
     "Train from a YAML config, evaluate likelihood bounds, sample, encode data to latents, interpolate "
     "between sequences, "
-    "or run a built-in end-to-end experiment. Every command takes --seed; the same seed gives "
-    "the same result on CPU.",
+    "or run a built-in end-to-end experiment. Every command that draws random numbers takes --seed; the "
+    "same seed gives the same result on CPU.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
