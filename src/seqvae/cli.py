@@ -292,7 +292,8 @@ def reconstruct(
         r = api.reconstruct_run(run_dir, data or None, split, out, seed)
     except SeqVAEError as exc:
         _fail(exc)
-    table = Table(title=f"reconstruction RMSE of {run_dir} ({r['n_sequences']} sequences, {r['n_steps']} steps, data units)")
+    count = f"{r['n_sequences']} sequences, {r['n_steps']} steps" if r["n_steps"] != r["n_sequences"] else f"{r['n_sequences']} examples"
+    table = Table(title=f"reconstruction RMSE of {run_dir} ({count}, data units)")
     table.add_column("over")
     table.add_column("RMSE", justify="right")
     table.add_row("all", f"{r['rmse']:.4g}")
