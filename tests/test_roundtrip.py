@@ -260,6 +260,8 @@ def test_vector_model_on_npz_with_lengths_round_trip(tmp_path: Path) -> None:
     evaluation = check_evaluate_keeps_metrics(run, out=tmp_path / "ev.json")
     assert not (run / "evaluation.json").exists()
     assert evaluation["data_seed"] == 3 and evaluation["split"] == "test" and evaluation["n_examples"] == 4
+    invoke("evaluate", run, "--output", tmp_path / "old-spelling.json")  # the deprecated spelling still works
+    assert json.loads((tmp_path / "old-spelling.json").read_text())["elbo"] == evaluation["elbo"]
 
 
 # --------------------------------------------------------------------------- DSAE on a Sprites directory
@@ -322,3 +324,48 @@ def test_weights_whose_header_length_starts_with_pickles_first_byte_load(tmp_pat
     loaded = load_run(tmp_path)
     for name, value in model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], value), name
+
+
+def test_data_config_for_swaps_the_path_into_each_data_kind(tmp_path: Path) -> None:
+    """--data goes where train would read it for the run's data kind; the rest of the section is kept."""
+    from seqvae.config import DataConfig, SequenceDataConfig
+    from seqvae.data.sources import data_config_for
+    from seqvae.errors import DataError
+
+    for name in ("traj.dcd", "top.pdb", "x.csv", "sprites_X_test.npy", "other.npy", "world.npz"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "strokes").mkdir()
+    (tmp_path / "game").mkdir()
+    for name in ("events.csv", "moments.csv"):
+        (tmp_path / "game" / name).write_bytes(b"")
+    seq = SequenceDataConfig(features=["x", "y"], min_length=3)
+    mol = DataConfig(kind="molecular", params={"topology": "old.pdb", "trajectory": "old.dcd", "select": "name CA"},
+                     normalize=True, sequence=seq)
+    got = data_config_for(mol, tmp_path / "traj.dcd")
+    assert got.params == {"topology": "old.pdb", "trajectory": str(tmp_path / "traj.dcd"), "select": "name CA"}
+    assert got.normalize and got.sequence == seq
+    got = data_config_for(mol, [tmp_path / "top.pdb", tmp_path / "traj.dcd"])
+    assert got.params["topology"] == str(tmp_path / "top.pdb") and got.params["trajectory"] == str(tmp_path / "traj.dcd")
+    assert data_config_for(mol, tmp_path / "top.pdb").params["trajectory"] is None  # frames of the topology file
+
+    sprites = DataConfig(kind="sprites-npy", params={"directory": "old", "split": "train"})
+    assert data_config_for(sprites, tmp_path).params == {"directory": str(tmp_path), "split": "train"}
+    assert data_config_for(sprites, tmp_path / "sprites_X_test.npy").params == {"directory": str(tmp_path), "split": "test"}
+    with pytest.raises(DataError, match="other.npy: data.kind=sprites-npy reads a directory"):
+        data_config_for(sprites, tmp_path / "other.npy")
+
+    dejong = DataConfig(kind="de-jong", params={"directory": "old", "prefix": "trainimg"})
+    assert data_config_for(dejong, tmp_path / "strokes").params == {"directory": str(tmp_path / "strokes"), "prefix": "trainimg"}
+    sportvu = data_config_for(DataConfig(kind="sportvu", params={"moments": "m", "events": "e"}), tmp_path / "game")
+    assert sportvu.params == {"moments": str(tmp_path / "game" / "moments.csv"), "events": str(tmp_path / "game" / "events.csv")}
+    assert data_config_for(DataConfig(kind="planning", params={"grid": 8}), tmp_path / "world.npz").params == {
+        "grid": 8, "path": str(tmp_path / "world.npz")}
+
+    # a generator without files (and data.kind=file): read like `train --data FILE`, with the run's sequence settings
+    for cfg in (DataConfig(kind="sinusoids", params={"n": 5}, sequence=seq), DataConfig(path="old.csv", sequence=seq)):
+        got = data_config_for(cfg, tmp_path / "x.csv")
+        assert (got.kind, got.path, got.params, got.sequence) == ("file", str(tmp_path / "x.csv"), {}, seq)
+    with pytest.raises(DataError, match=r"nope\.csv: no such file or directory"):
+        data_config_for(mol, tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="reads one file or directory at a time"):
+        data_config_for(dejong, [tmp_path / "strokes", tmp_path / "game"])
