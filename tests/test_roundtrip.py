@@ -351,8 +351,11 @@ def test_data_config_for_swaps_the_path_into_each_data_kind(tmp_path: Path) -> N
     sprites = DataConfig(kind="sprites-npy", params={"directory": "old", "split": "train"})
     assert data_config_for(sprites, tmp_path).params == {"directory": str(tmp_path), "split": "train"}
     assert data_config_for(sprites, tmp_path / "sprites_X_test.npy").params == {"directory": str(tmp_path), "split": "test"}
-    with pytest.raises(DataError, match="other.npy: data.kind=sprites-npy reads a directory"):
-        data_config_for(sprites, tmp_path / "other.npy")
+    with pytest.raises(DataError, match="other.npy: videos are read in the Sprites layout"):
+        data_config_for(sprites, tmp_path / "other.npy")  # not flattened into 24,576 'features'
+    simulated = DataConfig(kind="sprites", params={"n": 3000, "size": 32})  # a run on the simulator's videos
+    got = data_config_for(simulated, tmp_path / "sprites_X_test.npy")
+    assert (got.kind, got.params) == ("sprites-npy", {"directory": str(tmp_path), "split": "test"})
 
     dejong = DataConfig(kind="de-jong", params={"directory": "old", "prefix": "trainimg"})
     assert data_config_for(dejong, tmp_path / "strokes").params == {"directory": str(tmp_path / "strokes"), "prefix": "trainimg"}

@@ -22,7 +22,11 @@ import torch
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from seqvae.analysis.evaluation import evaluate_in_data_units
-from seqvae.analysis.latent import reconstruction_errors, sequence_reconstructions, uniform_ball
+from seqvae.analysis.latent import (
+    reconstruction_errors,
+    sequence_reconstructions,
+    uniform_ball,
+)
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
 from seqvae.data.arrays import (

@@ -177,8 +177,8 @@ def data_config_for(cfg: DataConfig, paths: str | Path | Sequence[str | Path]) -
 
     ``molecular``: files with a topology suffix (``.pdb``, ``.gro``, ``.psf``, ...) replace
     ``params.topology``, the others are the trajectory (a topology alone: its own frames).
-    ``sprites-npy``: a directory in the release layout, or one of its ``sprites_X_{split}.npy`` files (that
-    split is read). ``de-jong``: the directory of stroke files. ``sportvu``: a directory with
+    ``sprites-npy`` and ``sprites`` (videos): a directory in the release layout, or one of its
+    ``sprites_X_{split}.npy`` files (that split is read). ``de-jong``: the directory of stroke files. ``sportvu``: a directory with
     ``events.csv`` and one moments file. ``planning``: the data set's ``.npz``. Every other kind: the file
     is read like ``train --data FILE`` (``data.kind=file``) with the run's ``data.sequence`` settings.
     Preparation (``data.sequence``, ``params`` other than the paths) and the split fractions are kept.
@@ -205,18 +205,18 @@ def data_config_for(cfg: DataConfig, paths: str | Path | Sequence[str | Path]) -
     if len(items) > 1:
         raise DataError(f"data.kind={kind} reads one file or directory at a time, got {len(items)}")
     path = items[0]
-    if kind == "sprites-npy":
-        params = dict(cfg.params)
+    if kind in ("sprites-npy", "sprites"):  # videos, from the release layout or from the simulator
         match = _SPRITES_FILE.search(path.name) if path.is_file() else None
         if path.is_file() and match is None:
             raise DataError(
-                f"{path}: data.kind=sprites-npy reads a directory holding sprites_X_{{split}}.npy "
-                "(and its label files), or one of those files"
+                f"{path}: videos are read in the Sprites layout: a directory holding sprites_X_{{split}}.npy "
+                "(frames (N, T, H, W, 3)) and its label files, or one of those files"
             )
+        params = dict(cfg.params) if kind == "sprites-npy" else {}
         params["directory"] = str(path.parent if match else path)
         if match:
             params["split"] = match.group(1)
-        return replace(cfg, params=params)
+        return replace(cfg, kind="sprites-npy", params=params)
     if kind == "de-jong":
         if not path.is_dir():
             raise DataError(f"{path}: data.kind=de-jong reads the directory of stroke files, not a file")
