@@ -224,15 +224,30 @@ def _write(tmp_path: Path, n: int = 4, **override: np.ndarray) -> Path:
     return tmp_path
 
 
+def test_label_files_are_optional(tmp_path: Path) -> None:
+    x, labels = sprite_videos(4, size=16, seed=0, jitter=0.0)
+    write_sprites_npy(tmp_path, x, labels)
+    (tmp_path / "sprites_D_train.npy").unlink()
+    frames, got = read_sprites_npy(tmp_path)  # attributes only
+    assert np.array_equal(frames, x) and tuple(got) == ATTRIBUTES
+    assert all(np.array_equal(got[k], labels[k]) for k in ATTRIBUTES)
+    (tmp_path / "sprites_A_train.npy").unlink()
+    frames, got = read_sprites_npy(tmp_path)  # unlabelled videos
+    assert np.array_equal(frames, x) and got == {}
+    write_sprites_npy(tmp_path, x, labels)
+    (tmp_path / "sprites_A_train.npy").unlink()
+    _, got = read_sprites_npy(tmp_path)  # actions only
+    assert tuple(got) == ("action", "motion", "direction") and np.array_equal(got["action"], labels["action"])
+
+
 def test_missing_files_are_listed(tmp_path: Path) -> None:
     _write(tmp_path)
-    (tmp_path / "sprites_D_train.npy").unlink()
-    with pytest.raises(DataError, match=r"missing sprites_D_train\.npy.*sprites_X_train\.npy"):
-        read_sprites_npy(tmp_path)
-    with pytest.raises(DataError, match=r"sprites_X_test\.npy, sprites_A_test\.npy, sprites_D_test\.npy"):
+    with pytest.raises(DataError, match=r"missing sprites_X_test\.npy .*sprites_A_test\.npy and sprites_D_test\.npy"):
         read_sprites_npy(tmp_path, split="test")
-    with pytest.raises(DataError, match="not a directory"):
+    with pytest.raises(DataError, match=r"nowhere: no such file or directory"):
         read_sprites_npy(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="not a directory"):
+        read_sprites_npy(tmp_path / "sprites_X_train.npy")
 
 
 def test_mismatched_counts_are_refused(tmp_path: Path) -> None:

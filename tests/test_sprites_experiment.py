@@ -133,3 +133,36 @@ def test_default_experiment_meets_the_acceptance_thresholds(tmp_path):
     assert summary["judge_min_test_accuracy"] >= JUDGE_ACCURACY_MIN
     assert summary["fixed_f_attribute_accuracy_min"] >= FIXED_F_ATTRIBUTE_MIN
     assert summary["fixed_z_action_accuracy"] >= FIXED_Z_ACTION_MIN
+
+
+TINY_MODEL = ["model.frame_size=16", "model.frames=4", "train.max_epochs=1", "train.batch_size=10"]
+
+
+@pytest.mark.filterwarnings("ignore:posterior collapse")
+def test_unlabelled_videos_skip_the_judge_and_say_so(tmp_path):
+    frames, labels = sprite_videos(40, size=16, frames=4, seed=1)
+    write_sprites_npy(tmp_path / "data", frames, labels)
+    for key in ("A", "D"):
+        (tmp_path / "data" / f"sprites_{key}_train.npy").unlink()
+    out = tmp_path / "run"
+    metrics = run_sprites(out, seed=0, overrides=TINY_MODEL, progress=False, data=tmp_path / "data", **TINY_JUDGE)
+    assert "skipped" in metrics["judge"] and "sprites_A_*.npy" in metrics["judge"]["skipped"]
+    assert metrics["claims"] == {"judge_trustworthy": None, "fixed_f_keeps_attributes": None, "fixed_z_keeps_action": None}
+    assert metrics["summary"]["judge_metrics"].startswith("skipped")
+    assert metrics["summary"]["reconstruction_mse_per_pixel"] == metrics["evaluation"]["reconstruction"]["mse_per_pixel"] > 0
+    assert "judge_accuracy" not in metrics["evaluation"]["reconstruction"]
+    for name in FIGURES:
+        assert (out / name).is_file(), name
+
+
+@pytest.mark.filterwarnings("ignore:posterior collapse")
+def test_a_single_action_class_warns_and_its_claims_are_not_judged(tmp_path):
+    frames, labels = sprite_videos(40, size=16, frames=4, seed=2)
+    labels = {**labels, "action": np.full(40, 4), "motion": np.full(40, 1), "direction": np.full(40, 1)}
+    write_sprites_npy(tmp_path / "data", frames, labels)
+    with pytest.warns(UserWarning, match=r"label\(s\) action hold a single class"):
+        metrics = run_sprites(tmp_path / "run", seed=0, overrides=TINY_MODEL, progress=False, data=tmp_path / "data",
+                              **TINY_JUDGE)  # fmt: skip
+    assert metrics["judge"]["single_class"] == ["action"]
+    assert metrics["claims"]["judge_trustworthy"] is None and metrics["claims"]["fixed_z_keeps_action"] is None
+    assert metrics["claims"]["fixed_f_keeps_attributes"] in (True, False)  # attributes vary: still judged

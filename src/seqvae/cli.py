@@ -339,8 +339,15 @@ def experiment(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     data: Annotated[
         Optional[Path],
-        typer.Option(help="Real data instead of the experiment's simulator (basketball: a sequence file, or a "
-                     "directory with SportVU moments and events.csv)."),
+        typer.Option(help="Real data instead of the experiment's simulator. basketball: a sequence file in "
+                     "the shot frame (metres), or a directory with events.csv and one moments file "
+                     "(moments.csv, moments.parquet or a game .json) of SportVU tracking. strokes: a directory "
+                     "of de Jong stroke files (PREFIX-N-inputdata.txt with rows dx dy eos eod, "
+                     "PREFIX-N-targetdata.txt one-hot labels). sprites, sprites-posteriors: a directory with "
+                     "sprites_X_train.npy (frames (N, T, H, W, 3), float in [0, 1] or uint8) and, optionally, "
+                     "sprites_A_train.npy (attributes) and sprites_D_train.npy (actions); without labels the "
+                     "judge-based metrics are skipped. The other experiments make their own data (train a "
+                     "polymer or molecular model on your trajectory with seqvae train)."),
     ] = None,
 ) -> None:
     """Run a built-in experiment end to end: data, training, analysis, metrics.json and figures."""

@@ -29,10 +29,10 @@ Release format (:func:`read_sprites_npy`, :func:`write_sprites_npy`), as produce
 scripts and used by the DSAE / S3VAE / C-DSVAE code: a directory holding, for a split (``train``, ``test``),
 
 * ``sprites_X_{split}.npy``: frames ``(N, T, S, S, 3)`` float in ``[0, 1]`` or uint8 ``0..255`` (channels-first
-  ``(N, T, 3, S, S)`` is accepted too);
-* ``sprites_A_{split}.npy``: attributes, one-hot ``(N, T, 4, 6)`` per frame (or ``(N, 4, 6)``), or integer
+  ``(N, T, 3, S, S)`` is accepted too); the only file required;
+* ``sprites_A_{split}.npy`` (optional): attributes, one-hot ``(N, T, 4, 6)`` per frame (or ``(N, 4, 6)``), or integer
   ``(N, 4)``, columns in the release's order **body (skin), bottom, top, hair** (:data:`FILE_ATTRIBUTES`);
-* ``sprites_D_{split}.npy``: actions, one-hot ``(N, T, 9)`` per frame (or ``(N, 9)``), or integer ``(N,)``,
+* ``sprites_D_{split}.npy`` (optional): actions, one-hot ``(N, T, 9)`` per frame (or ``(N, 9)``), or integer ``(N,)``,
   numbered ``3 * motion + d`` with the release's direction order **front, left, right** (:data:`FILE_DIRECTIONS`).
 
 The reader converts to the labels above (so ``action`` and ``direction`` follow :data:`DIRECTIONS`) and the
@@ -735,32 +735,43 @@ def _actions(path: Path, arr: np.ndarray, frames: int) -> np.ndarray:
 
 def read_sprites_npy(directory: str | Path, split: str = "train") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Read ``sprites_{X,A,D}_{split}.npy`` from ``directory``: float32 frames ``(N, T, S, S, 3)`` in [0, 1]
-    and int64 labels keyed by :data:`LABELS` (converted from the release's orders, see the module docs)."""
+    and int64 labels keyed by :data:`LABELS` (converted from the release's orders, see the module docs).
+
+    Only the frames file is required: without ``sprites_A_{split}.npy`` the attribute labels are absent, without
+    ``sprites_D_{split}.npy`` the action, motion and direction labels (unlabelled videos train as well; what
+    needs labels is left out by its caller)."""
     folder = Path(directory)
     names = _file_names(split)
+    if not folder.exists():
+        raise DataError(f"{folder}: no such file or directory (looked for {', '.join(names.values())})")
     if not folder.is_dir():
         raise DataError(f"{folder}: not a directory (looked for {', '.join(names.values())})")
     paths = {key: folder / name for key, name in names.items()}
-    missing = [name for key, name in names.items() if not paths[key].is_file()]
-    if missing:
+    if not paths["X"].is_file():
         raise DataError(
-            f"{folder}: missing {', '.join(missing)} (the {split!r} split needs {', '.join(names.values())})"
+            f"{folder}: missing {names['X']} (the {split!r} split's frames; {names['A']} and {names['D']} "
+            "with its labels are optional)"
         )
     frames = _frames(paths["X"], _load(paths["X"], mmap=True))
     n, t = frames.shape[:2]
-    attributes = _attributes(paths["A"], _load(paths["A"], mmap=False), t)
-    actions = _actions(paths["D"], _load(paths["D"], mmap=False), t)
-    for key, labels in (("A", attributes), ("D", actions)):
-        if len(labels) != n:
-            raise DataError(
-                f"{paths[key]}: labels for {len(labels)} videos, but {paths['X'].name} holds {n} videos"
-            )
-    out = {name: attributes[:, FILE_ATTRIBUTES.index(name)].astype(np.int64) for name in ATTRIBUTES}
-    motion, file_direction = np.divmod(actions, 3)
-    out["motion"] = motion.astype(np.int64)
-    out["direction"] = _FROM_FILE[file_direction].astype(np.int64)
-    out["action"] = 3 * out["motion"] + out["direction"]
-    return frames, {name: out[name] for name in LABELS}
+    out: dict[str, np.ndarray] = {}
+    if paths["A"].is_file():
+        attributes = _attributes(paths["A"], _load(paths["A"], mmap=False), t)
+        _check_count(paths["A"], len(attributes), paths["X"], n)
+        out.update({name: attributes[:, FILE_ATTRIBUTES.index(name)].astype(np.int64) for name in ATTRIBUTES})
+    if paths["D"].is_file():
+        actions = _actions(paths["D"], _load(paths["D"], mmap=False), t)
+        _check_count(paths["D"], len(actions), paths["X"], n)
+        motion, file_direction = np.divmod(actions, 3)
+        out["motion"] = motion.astype(np.int64)
+        out["direction"] = _FROM_FILE[file_direction].astype(np.int64)
+        out["action"] = 3 * out["motion"] + out["direction"]
+    return frames, {name: out[name] for name in LABELS if name in out}
+
+
+def _check_count(path: Path, count: int, frames_path: Path, n: int) -> None:
+    if count != n:
+        raise DataError(f"{path}: labels for {count} videos, but {frames_path.name} holds {n} videos")
 
 
 def _label_array(labels: Mapping[str, Any], name: str, n: int, high: int) -> np.ndarray:
