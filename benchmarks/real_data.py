@@ -40,6 +40,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -200,6 +201,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _child_cpu() -> float:
+    """CPU seconds (user + system) of finished child processes so far: the training's cost without the
+    other users of a shared machine (wall time is inflated by them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def train(data: Path, out: Path, k: int) -> dict:
     """``seqvae train --data DATA`` with only the latent size set (the shipped config if that is refused)."""
     base = [_seqvae(), "train", "--data", str(data), "--set", f"model.latent_dim={k}", "--seed", "0", "--no-progress"]
@@ -208,11 +216,12 @@ def train(data: Path, out: Path, k: int) -> dict:
     notes = []
     for cmd, label in attempts:
         shutil.rmtree(out, ignore_errors=True)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _child_cpu()
         proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=_env())
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _child_cpu() - cpu
         if proc.returncode == 0 and (out / "model.safetensors").is_file():
-            return {"defaults": label, "wall_seconds": seconds, "command": " ".join(cmd[1:]), "notes": notes,
+            return {"defaults": label, "wall_seconds": seconds, "cpu_seconds": cpu, "load_average": os.getloadavg()[0],
+                    "command": " ".join(cmd[1:]), "notes": notes,
                     "train_log_tail": (proc.stdout + proc.stderr).strip().splitlines()[-12:]}
         tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:] or ["(no output)"]
         notes.append(f"{label}: exit {proc.returncode}: {tail[0][:300]}")
@@ -277,6 +286,7 @@ def score_cli(run_dir: Path, table: SequenceTable) -> dict:
         recon, orig = npz["reconstruction"].astype(np.float64), npz["original"].astype(np.float64)
         ids = [str(v) for v in npz["sequence_id"]]
     expected = np.concatenate([table.sequences[index[sid]] for sid in ids]).astype(np.float64)
+    orig, recon, expected = orig.reshape(-1), recon.reshape(-1), expected.reshape(-1)  # vector models: one row each
     if orig.shape != expected.shape or not np.allclose(orig, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()):
         raise ValueError(f"{recon_path}: the originals are not the file's sequences (resampled or transformed?)")
     with np.load(latent_path, allow_pickle=False) as npz:
@@ -316,17 +326,21 @@ def score_run(run_dir: Path, table: SequenceTable) -> dict:
     }
 
 
-def run_set(spec: DataSet, cache: Path, work: Path, quick: bool) -> dict:
-    table = spec.load(cache, quick)
-    data = work / f"{spec.name}.npz"
-    write_sequences_npz(data, table.sequences, table.ids, table.labels, table.feature_names)
-    k = latent_size(len(table))
-    trained = train(data, work / spec.name, k)
-    start = time.perf_counter()
-    scored = score_run(work / spec.name, table)
-    source = "library (seqvae.analysis.latent)"
-    if _has_command("reconstruct") and _has_command("encode"):
-        cli = score_cli(work / spec.name, table)
+def score(run_dir: Path, table: SequenceTable) -> dict:
+    """:func:`score_run`, and :func:`score_cli` checked against it when the CLI has both commands."""
+    has_cli = _has_command("reconstruct") and _has_command("encode")
+    try:
+        scored = score_run(run_dir, table)
+    except NotImplementedError:
+        if not has_cli:
+            raise
+        scored = score_cli(run_dir, table)  # a vector model: the CLI alone
+        scored["model_kind"] = json.loads((run_dir / "config.json").read_text())["kind"]
+        scored["source"] = "seqvae reconstruct --split test / seqvae encode --split all"
+        return scored
+    scored["source"] = "library (seqvae.analysis.latent)"
+    if has_cli:
+        cli = score_cli(run_dir, table)
         test_ids = sorted(table.ids[i] for i in scored["splits"]["test"])
         same = np.allclose(cli["recon_rmse"], scored["recon_rmse"], rtol=1e-4) and np.allclose(
             cli["means"], scored["means"], atol=1e-4
@@ -334,7 +348,51 @@ def run_set(spec: DataSet, cache: Path, work: Path, quick: bool) -> dict:
         if cli["test_ids"] != test_ids or not same:
             raise ValueError(f"seqvae reconstruct/encode disagree with the library: {cli['recon_rmse']} vs {scored['recon_rmse']}")
         scored.update(cli)
-        source = "seqvae reconstruct --split test / seqvae encode --split all (checked against the library)"
+        scored["source"] = "seqvae reconstruct --split test / seqvae encode --split all (checked against the library)"
+    return scored
+
+
+def score_in_child(run_dir: Path, data: Path) -> dict:
+    """:func:`score` in a fresh interpreter, so the run is read by the same seqvae that trained it (the
+    source tree may change while the suite runs)."""
+    out = run_dir / "bench_scores.npz"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--score-run", str(run_dir), "--score-data", str(data),
+           "--score-out", str(out)]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=_env())
+    if proc.returncode != 0:
+        raise RuntimeError(f"scoring {run_dir} failed: {(proc.stderr.strip() or proc.stdout.strip())[-600:]}")
+    with np.load(out, allow_pickle=False) as npz:
+        split = npz["split"]
+        return {
+            "recon_rmse": float(npz["recon_rmse"]),
+            "means": npz["means"],
+            "splits": {name: np.flatnonzero(split == name) for name in ("train", "val", "test")},
+            "model_kind": str(npz["model_kind"]),
+            "source": str(npz["source"]),
+        }
+
+
+def _score_main(run_dir: Path, data: Path, out: Path) -> None:
+    from seqvae.data.readers import read_sequences
+
+    torch.set_num_threads(1)
+    table = read_sequences(data)
+    scored = score(run_dir, table)
+    split = np.full(len(table), "", dtype="<U5")
+    for name, idx in scored["splits"].items():
+        split[idx] = name
+    np.savez(out, recon_rmse=scored["recon_rmse"], means=scored["means"], split=split,
+             model_kind=scored["model_kind"], source=scored["source"])
+
+
+def run_set(spec: DataSet, cache: Path, work: Path, quick: bool) -> dict:
+    table = spec.load(cache, quick)
+    data = work / f"{spec.name}.npz"
+    write_sequences_npz(data, table.sequences, table.ids, table.labels, table.feature_names)
+    k = latent_size(len(table))
+    trained = train(data, work / spec.name, k)
+    start = time.perf_counter()
+    scored = score_in_child(work / spec.name, data)
     splits = scored["splits"]
     pca_rmse, pca_scores = pca_baseline(table.sequences, splits["train"], splits["test"], k)
     y = table.labels["label"]
@@ -345,6 +403,8 @@ def run_set(spec: DataSet, cache: Path, work: Path, quick: bool) -> dict:
         "probe_accuracy": probe(scored["means"], y),
         "pca_probe_accuracy": probe(pca_scores, y),
         "wall_seconds": round(trained["wall_seconds"], 1),
+        "cpu_seconds": round(trained["cpu_seconds"], 1),
+        "load_average_after": round(trained["load_average"], 1),
         "latent_dim": k,
         "sequences": len(table),
         "features": table.features,
@@ -354,7 +414,7 @@ def run_set(spec: DataSet, cache: Path, work: Path, quick: bool) -> dict:
         "splits": {name: len(v) for name, v in splits.items()},
         "data_std": float(np.sqrt(np.concatenate(table.sequences).astype(np.float64).var(0).mean())),
         "model_kind": scored["model_kind"],
-        "scored_with": source,
+        "scored_with": scored["source"],
         "defaults": trained["defaults"],
         "command": trained["command"],
         "notes": trained["notes"],
@@ -374,17 +434,18 @@ def run_set(spec: DataSet, cache: Path, work: Path, quick: bool) -> dict:
 
 def markdown(datasets: dict[str, dict]) -> str:
     lines = [
-        "| data set | N | K | RMSE | PCA RMSE | ratio | probe | PCA probe | gap | train s | passes |",
+        "| data set | N | K | RMSE | PCA RMSE | ratio | probe | PCA probe | gap | train s (CPU s) | passes |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
-    for name, r in datasets.items():
+    order = [d.name for d in DATASETS]
+    for name, r in sorted(datasets.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
         if "error" in r:
             lines.append(f"| {name} | | | error: {r['error'][:80]} | | | | | | | no |")
             continue
         lines.append(
             f"| {name} | {r['sequences']} | {r['latent_dim']} | {r['recon_rmse']:.4g} | {r['pca_recon_rmse']:.4g} | "
             f"{r['rmse_ratio']:.2f} | {r['probe_accuracy']:.3f} | {r['pca_probe_accuracy']:.3f} | "
-            f"{r['probe_gap']:+.3f} | {r['wall_seconds']:.0f} | {'yes' if r['passes'] else 'no'} |"
+            f"{r['probe_gap']:+.3f} | {r['wall_seconds']:.0f} ({r['cpu_seconds']:.0f}) | {'yes' if r['passes'] else 'no'} |"
         )
     return "\n".join(lines)
 
@@ -404,7 +465,19 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=[d.name for d in DATASETS], help="these sets only")
     parser.add_argument("--json", type=Path, default=None, help=f"output JSON (default {DEFAULT_JSON.relative_to(ROOT)})")
     parser.add_argument("--work", type=Path, default=None, help="where data files and runs go (default: the cache)")
+    parser.add_argument("--table", type=Path, default=None, help="print the markdown table of this JSON and stop")
+    parser.add_argument("--score-run", type=Path, help=argparse.SUPPRESS)  # internal: score one run in a child
+    parser.add_argument("--score-data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--score-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.table is not None:
+        saved = json.loads(args.table.read_text())
+        print(markdown(saved["datasets"]))
+        print(f"commit {saved['commit']}, {saved['date']}, {saved['machine']}")
+        return
+    if args.score_run is not None:
+        _score_main(args.score_run, args.score_data, args.score_out)
+        return
     torch.set_num_threads(1)
     cache = cache_dir()
     work = args.work or cache / ("real_data_quick" if args.quick else "real_data")
