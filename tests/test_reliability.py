@@ -108,8 +108,11 @@ def test_collapsed_posterior_is_warned_about(tmp_path: Path) -> None:
 
 
 def _train_cmd(out: Path, epochs: int, *extra: str) -> list[str]:
+    # checkpoints after every epoch (train.checkpoint_every_seconds=0): a SIGKILL loses at most that interval,
+    # and the test kills after the second checkpoint appears
     return [sys.executable, "-m", "seqvae.cli", "train", *extra, "--out", str(out), "--no-progress",
-            "--set", f"train.max_epochs={epochs}", "--set", "data.params.n=6000", "--set", "train.batch_size=32"]
+            "--set", f"train.max_epochs={epochs}", "--set", "data.params.n=6000", "--set", "train.batch_size=32",
+            "--set", "train.checkpoint_every_seconds=0"]
 
 
 def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path: Path) -> None:
@@ -142,3 +145,7 @@ def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path: Pa
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    # one learning curve: the epochs before the kill kept, the killed epoch redone once, counted from 1
+    assert [int(r["epoch"]) for r in read_epochs(killed / "logs/metrics.csv")] == [1, 2, 3, 4]
+    whole_log, killed_log = read_epochs(whole / "logs/metrics.csv"), read_epochs(killed / "logs/metrics.csv")
+    assert [r["train/loss"] for r in whole_log] == pytest.approx([r["train/loss"] for r in killed_log], abs=1e-6)

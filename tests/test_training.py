@@ -125,7 +125,7 @@ def test_resume_needs_a_checkpoint_and_a_fresh_run_starts_clean(tmp_path: Path) 
         fit(cfg, tmp_path / "none", resume=True)
     fit(load_run_config("mlp-gaussian-mixture", [*RESUME_BASE, "train.max_epochs=3"]), tmp_path / "run")
     fit(cfg, tmp_path / "run")  # a new, shorter run in the same directory
-    assert [int(r["epoch"]) for r in read_epochs(tmp_path / "run/logs/metrics.csv")] == [0, 1]
+    assert [int(r["epoch"]) for r in read_epochs(tmp_path / "run/logs/metrics.csv")] == [1, 2]  # counted from 1
 
 
 @pytest.mark.parametrize(("name", "module"), [("tensorboard", "tensorboard"), ("mlflow", "mlflow")])
@@ -178,7 +178,7 @@ def test_ddp_on_two_cpu_processes_shards_the_data_and_writes_once(tmp_path: Path
     assert (done.stdout + done.stderr).count("trained 2 epochs") == 1  # the second process prints nothing
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 2 * math.ceil(math.ceil(800 / 2) / 50)  # each process sees half the data
-    assert [int(r["epoch"]) for r in read_epochs(out / "logs" / "metrics.csv")] == [0, 1]
+    assert [int(r["epoch"]) for r in read_epochs(out / "logs" / "metrics.csv")] == [1, 2]
     assert load_model(out).latent_dim == 2
 
 

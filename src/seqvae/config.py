@@ -265,10 +265,15 @@ class TrainConfig:
     deterministic: bool = True
     max_nonfinite_steps: int = 10  # consecutive skipped steps (non-finite loss or gradient) before the run stops
     compile: bool = False  # torch.compile the model's forward (nn.Module.compile: weights and checkpoints unchanged)
+    # last.ckpt / best.ckpt are written at most this often (0: every epoch), and always at the end and on
+    # Ctrl+C; the states in between are kept in memory, so a kill (SIGKILL, power loss) loses at most this much
+    checkpoint_every_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.max_nonfinite_steps < 1:
             raise ConfigError(f"train.max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}")
+        if self.checkpoint_every_seconds < 0:
+            raise ConfigError(f"train.checkpoint_every_seconds must be >= 0, got {self.checkpoint_every_seconds}")
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:

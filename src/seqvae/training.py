@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import shutil
+import sys
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,21 +25,26 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
+from lightning_utilities.core.apply_func import apply_to_collection
 
 from seqvae.analysis.usage import latent_usage
+from seqvae._lightning_logs import quiet_lightning
 from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
-from seqvae.data.arrays import DataBundle, make_loader, write_bytes_atomic, write_json_atomic
+from seqvae.data.arrays import DataBundle, make_loader
 from seqvae.data.batch import Batch
 from seqvae.data.sequences import make_bucketed_loader
 from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead
 from seqvae.errors import CheckpointError, ConfigError, DataError, SeqVAEError
+from seqvae.io import write_bytes_atomic, write_json_atomic
 from seqvae.models.base import MODEL_REGISTRY, VAE, build_model, parse_model_config
 from seqvae.objectives import Objective
 
@@ -238,25 +245,136 @@ def _distribution_checks(enabled: bool) -> Iterator[None]:
         torch.distributions.Distribution.set_default_validate_args(previous)
 
 
+def _link_atomic(source: str | Path, path: str | Path) -> None:
+    """``path`` becomes a hard link to ``source`` (made at a temporary name and renamed into place)."""
+    tmp = f"{path}.{os.getpid()}.link"
+    Path(tmp).unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+
+
 class _AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written to a temporary file and renamed into place: a run killed while saving leaves
-    the previous checkpoint intact, never a truncated one."""
+    the previous checkpoint intact, never a truncated one.
+
+    With ``deferred`` on, a saved state is copied (to the CPU) and kept in memory until :meth:`flush`, which
+    :class:`_Checkpoints` calls at most every ``train.checkpoint_every_seconds``, at the end and on an
+    interrupt. One state saved under two names (best and last of one epoch) is written once and linked.
+    Lightning calls ``save_checkpoint`` in the first process only, so only that one holds states.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deferred = False
+        self._pending: dict[str, dict[str, Any]] = {}  # path -> state, oldest first
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if not self.deferred:
+            self._write(checkpoint, path)
+            return
+        self._pending.pop(str(path), None)
+        self._pending[str(path)] = apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().to("cpu", copy=True))
+
+    def alias(self, source: str, path: str) -> bool:
+        """``path`` gets the state just saved at ``source`` without a second copy; False if there is none."""
+        if source in self._pending:
+            self._pending.pop(str(path), None)
+            self._pending[str(path)] = self._pending[source]
+        elif Path(source).is_file():
+            self._pending.pop(str(path), None)
+            _link_atomic(source, path)
+        else:
+            return False
+        return True
+
+    def flush(self) -> None:
+        """Write the states kept in memory, in the order they were saved."""
+        written: dict[int, tuple[str, dict[str, Any]]] = {}
+        for path, state in list(self._pending.items()):
+            if id(state) in written:
+                _link_atomic(written[id(state)][0], path)
+            else:
+                self._write(state, path)
+                written[id(state)] = (path, state)
+            del self._pending[path]
+
+    def remove_checkpoint(self, path: Any) -> None:
+        self._pending.pop(str(path), None)
+        super().remove_checkpoint(path)
+
+    @staticmethod
+    def _write(checkpoint: dict[str, Any], path: Any) -> None:
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         write_bytes_atomic(Path(path), buffer.getvalue())
 
 
+def _relocated(state: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """``ModelCheckpoint`` state with the paths of files in directory ``old`` moved to ``new``."""
+
+    def move(path: Any) -> Any:
+        if isinstance(path, str) and path and os.path.dirname(path) == old:
+            return os.path.join(new, os.path.basename(path))
+        return path
+
+    state = {**state, "dirpath": new}
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        if key in state:
+            state[key] = move(state[key])
+    if isinstance(state.get("best_k_models"), dict):
+        state["best_k_models"] = {move(k): v for k, v in state["best_k_models"].items()}
+    return state
+
+
 class _Checkpoints(ModelCheckpoint):
-    """Best and last checkpoints, ``last.ckpt`` written after every epoch. On an epoch that has just written a
-    new best, ``last.ckpt`` is the same
-    state, so it becomes a hard link to that file (made at a temporary name and renamed into place: atomic)
-    instead of a second full save. Checkpoints are replaced by rename, never rewritten in place, so the
-    link keeps its content when ``best.ckpt`` is replaced later. (Lightning's ``save_last="link"`` links
-    to the newest *best* even on epochs without one, which would make a resume go back in time.)"""
+    """Best and last checkpoints: a state after every epoch, written to disk at most every
+    ``every_seconds`` (0: every epoch), at the end of training and on an interrupt or error (kept in memory
+    in between by :class:`_AtomicCheckpointIO`), so a SIGKILL loses at most ``every_seconds`` of training.
+
+    On an epoch with a new best, ``last.ckpt`` is the same state, so it becomes a hard link to
+    ``best.ckpt`` (made at a temporary name and renamed into place: atomic) instead of a second full
+    save. Checkpoints are replaced by rename, never rewritten in place, so the link keeps its content when
+    ``best.ckpt`` is replaced later. (Lightning's ``save_last="link"`` links to the newest *best* even on
+    epochs without one, which would make a resume go back in time.)
+
+    The stored paths are remapped on resume when the run directory was copied or moved (Lightning would
+    otherwise reset the best-so-far, and a worse model would be exported).
+    """
 
     _last_written_step = -1
+
+    def __init__(self, *args: Any, every_seconds: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.every_seconds = every_seconds
+        self._flushed_at = time.monotonic()
+
+    @staticmethod
+    def _io(trainer: L.Trainer) -> _AtomicCheckpointIO | None:
+        checkpoint_io = trainer.strategy.checkpoint_io
+        return checkpoint_io if isinstance(checkpoint_io, _AtomicCheckpointIO) else None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        checkpoint_io = self._io(trainer)
+        if checkpoint_io is not None:
+            checkpoint_io.deferred = self.every_seconds > 0
+        self._flushed_at = time.monotonic()
+
+    def _flush(self, trainer: L.Trainer, only_if_due: bool) -> None:
+        checkpoint_io = self._io(trainer)
+        if checkpoint_io is None or (only_if_due and time.monotonic() - self._flushed_at < self.every_seconds):
+            return
+        checkpoint_io.flush()  # a no-op outside the first process, which holds no states
+        self._flushed_at = time.monotonic()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        if old and self.dirpath and old != self.dirpath:
+            state_dict = _relocated(state_dict, old, self.dirpath)
+        super().load_state_dict(state_dict)
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)
@@ -271,11 +389,24 @@ class _Checkpoints(ModelCheckpoint):
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
             self._ensure_last(trainer)
+            self._flush(trainer, only_if_due=True)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         if self._should_save_on_train_epoch_end(trainer):
             self._ensure_last(trainer)
+            self._flush(trainer, only_if_due=True)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self._flush(trainer, only_if_due=False)
+        trainer.strategy.barrier()  # every process reads best.ckpt after fit
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        # Ctrl+C, SIGTERM, divergence: the states of the finished epochs reach the disk (no barrier: the
+        # other processes may not be here)
+        super().on_exception(trainer, pl_module, exception)
+        self._flush(trainer, only_if_due=False)
 
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         just_saved = self._last_checkpoint_saved
@@ -284,20 +415,105 @@ class _Checkpoints(ModelCheckpoint):
             and self._last_global_step_saved == trainer.global_step
             and Path(filepath).stem == self.CHECKPOINT_NAME_LAST
             and Path(just_saved).resolve() != Path(filepath).resolve()
-            and Path(just_saved).is_file()
         )
-        if not same_state:
+        checkpoint_io = self._io(trainer)
+        if not same_state or checkpoint_io is None:
             super()._save_checkpoint(trainer, filepath)
             return
-        if trainer.is_global_zero:
-            tmp = f"{filepath}.{os.getpid()}.link"
-            Path(tmp).unlink(missing_ok=True)
-            try:
-                os.link(just_saved, tmp)
-            except OSError:  # a file system without hard links
-                shutil.copyfile(just_saved, tmp)
-            os.replace(tmp, filepath)
-        trainer.strategy.barrier()
+        linked = checkpoint_io.alias(just_saved, filepath) if trainer.is_global_zero else True
+        if not trainer.strategy.broadcast(linked):
+            super()._save_checkpoint(trainer, filepath)
+
+
+class _EpochLines(Callback):
+    """One line per epoch on stderr (first process only), for logs and terminals without the rich bar:
+    epoch (1-based) / max, train and validation loss, KL, β and the epoch's seconds. An epoch's line is
+    printed when the next one starts (or training ends): the training means are logged last of all."""
+
+    def __init__(self) -> None:
+        self._started: float | None = None
+        self._epoch: int | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._print(trainer)
+        self._started, self._epoch = time.monotonic(), trainer.current_epoch
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._print(trainer)
+
+    def _print(self, trainer: L.Trainer) -> None:
+        if self._started is None or self._epoch is None or not trainer.is_global_zero:
+            return
+        seconds, epoch = time.monotonic() - self._started, self._epoch
+        self._started = self._epoch = None
+        m = {k: float(v) for k, v in trainer.callback_metrics.items() if isinstance(v, (torch.Tensor, float, int))}
+        if "train/loss" not in m:  # the epoch did not finish (stopped by max_steps or an interrupt)
+            return
+        total = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
+        parts = [f"epoch {epoch + 1}{total}", f"train loss {m['train/loss']:.4g}"]
+        if "val/loss" in m:
+            parts.append(f"val loss {m['val/loss']:.4g}")
+        split = "val" if "val/kl" in m else "train"
+        if f"{split}/kl" in m:
+            parts.append(f"{split} KL {m[f'{split}/kl']:.4g}")
+        if "beta" in m:
+            parts.append(f"β {m['beta']:.3g}")
+        parts.append(f"{seconds:.1f} s")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+class _RunWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that a resumed run starts from the rows of the epochs it does not
+    redo (written back at once, so a resume killed again keeps them) instead of deleting the file."""
+
+    def __init__(self, log_dir: str, keep_through_epoch: int | None) -> None:
+        self._keep_through_epoch = keep_through_epoch
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:  # called by __init__, where Lightning deletes an old file
+        path = Path(self.metrics_file_path)
+        keys, rows = _read_csv_log(path)
+        limit = self._keep_through_epoch
+        rows = [r for r in rows if limit is not None and _row_epoch(r) is not None and _row_epoch(r) <= limit]
+        if not rows:
+            path.unlink(missing_ok=True)
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_bytes_atomic(path, buffer.getvalue().encode())
+        self.metrics_keys = list(keys)  # the header; Lightning appends under it (and rewrites it for new keys)
+
+
+def _row_epoch(row: dict[str, str]) -> int | None:
+    try:
+        return int(float(row.get("epoch") or ""))
+    except ValueError:
+        return None
+
+
+class _RunCSVLogger(CSVLogger):
+    """``logs/metrics.csv``: epochs counted from 1 (as in ``train_summary.json`` and the progress lines),
+    and a resumed run keeps the rows of the epochs before its checkpoint."""
+
+    def __init__(self, out_dir: Path, keep_through_epoch: int | None = None) -> None:
+        super().__init__(save_dir=str(out_dir), name="", version="logs")
+        self._keep_through_epoch = keep_through_epoch
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _RunWriter(self.log_dir, self._keep_through_epoch)
+        return self._experiment
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        if "epoch" in metrics:  # Lightning's current_epoch counts from 0
+            metrics = {**metrics, "epoch": int(metrics["epoch"]) + 1}
+        super().log_metrics(metrics, step)
 
 
 class _ProgressBar(RichProgressBar):
@@ -315,8 +531,13 @@ def build_trainer(
     monitor: str = "val/loss",
     steps_per_epoch: int = 1,
     use_distributed_sampler: bool = True,
+    keep_log_through_epoch: int | None = None,
 ) -> L.Trainer:
-    """A Trainer with CSV logging, best+last checkpoints, optional early stopping and a progress bar."""
+    """A Trainer with CSV logging, best+last checkpoints, optional early stopping and progress: the rich bar
+    when ``train.progress_bar`` is on and stderr is a terminal, else one line per epoch.
+
+    ``keep_log_through_epoch`` (1-based): a resumed run keeps the CSV log's rows up to that epoch.
+    """
     callbacks: list[Any] = [
         _Checkpoints(
             dirpath=out_dir / "checkpoints",
@@ -326,12 +547,13 @@ def build_trainer(
             save_top_k=1,
             save_last=True,
             enable_version_counter=False,
+            every_seconds=cfg.checkpoint_every_seconds,
         )
     ]
     if cfg.early_stopping_patience is not None:
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.early_stopping_patience))
-    if cfg.progress_bar:
-        callbacks.append(_ProgressBar(leave=True))
+    rich = _rich_progress(cfg)
+    callbacks.append(_ProgressBar(leave=True) if rich else _EpochLines())
     return L.Trainer(
         default_root_dir=str(out_dir),
         max_epochs=cfg.max_epochs if cfg.max_epochs > 0 else -1,
@@ -343,10 +565,10 @@ def build_trainer(
         precision=cfg.precision,
         gradient_clip_val=cfg.gradient_clip,
         deterministic=cfg.deterministic,
-        logger=[CSVLogger(save_dir=str(out_dir), name="", version="logs"), *_extra_loggers(cfg, out_dir)],
+        logger=[_RunCSVLogger(out_dir, keep_log_through_epoch), *_extra_loggers(cfg, out_dir)],
         callbacks=callbacks,
         plugins=[_AtomicCheckpointIO()],
-        enable_progress_bar=cfg.progress_bar,
+        enable_progress_bar=rich,
         enable_model_summary=False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         num_sanity_val_steps=0,
@@ -355,40 +577,9 @@ def build_trainer(
     )
 
 
-_LIGHTNING_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
-
-
-class _DropAdverts(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Tip:" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_lightning(verbose: bool) -> Iterator[None]:
-    """Hide Lightning's advice that does not apply here (few workers on tiny data, upstream deprecations).
-
-    With ``verbose`` off (no progress bar: tests, scripted experiments) its info lines are hidden too;
-    warnings and errors always pass.
-    """
-    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    drop = _DropAdverts()
-    for lg in loggers:
-        lg.addFilter(drop)
-        if not verbose:
-            lg.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            warnings.filterwarnings("ignore", message=".*number of training batches.*")
-            warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-            # a resumed run reuses its directories on purpose (fit clears them for a fresh run)
-            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.removeFilter(drop)
-            lg.setLevel(level)
+def _rich_progress(cfg: TrainConfig) -> bool:
+    """The rich progress bar only on a terminal: in a log file it smears each epoch over many lines."""
+    return bool(cfg.progress_bar) and sys.stderr.isatty()
 
 
 def _extra_loggers(cfg: TrainConfig, out_dir: Path) -> list[Any]:
@@ -483,23 +674,6 @@ def _read_csv_log(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def _merge_csv_log(path: Path, earlier: tuple[list[str], list[dict[str, str]]]) -> None:
-    """Put the rows of the run being resumed in front of the resumed run's rows (Lightning's CSV
-    writer starts a fresh file); an epoch logged by both keeps the resumed run's rows."""
-    old_keys, old_rows = earlier
-    if not old_rows:
-        return
-    new_keys, new_rows = _read_csv_log(path)
-    redone = {row.get("epoch") for row in new_rows}
-    keys = old_keys + [k for k in new_keys if k not in old_keys]
-    rows = [row for row in old_rows if row.get("epoch") not in redone] + new_rows
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_bytes_atomic(path, buffer.getvalue().encode())
-
-
 def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, resume: bool = False) -> FitResult:
     """Train ``cfg`` into ``out_dir``: data, model, Lightning fit, best weights exported as safetensors.
 
@@ -512,8 +686,9 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     last = out / "checkpoints" / LAST_CHECKPOINT
     if resume and not last.is_file():
         raise CheckpointError(f"cannot resume {out}: {last} does not exist (no epoch of that run finished)")
-    if resume:
-        read_lightning_checkpoint(last)  # refuses, before Lightning opens it, anything but tensors and plain values
+    # read_lightning_checkpoint refuses, before Lightning opens it, anything but tensors and plain values;
+    # the log keeps the rows of the epochs the checkpoint holds (its "epoch" counts from 0)
+    resume_epoch = int(read_lightning_checkpoint(last).get("epoch", -1)) + 1 if resume else None
     if rank_zero_only.rank == 0:  # DDP launches copies of this process; only the first one writes
         if not resume:
             _clear_previous_run(out)
@@ -538,15 +713,14 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         model.compile()
     module = VAEModule(model, cfg.objective, cfg.train)
     interrupted = False
-    # read before Lightning's CSV writer exists: it deletes the old file when it starts
-    earlier_log = _read_csv_log(out / "logs" / "metrics.csv") if resume else ([], [])
-    with _quiet_lightning(verbose=cfg.train.progress_bar):
+    with quiet_lightning(verbose=_rich_progress(cfg.train)):
         trainer = build_trainer(
             cfg.train,
             out,
             monitor="val/loss" if has_val else "train/loss",
             steps_per_epoch=len(train_loader),
             use_distributed_sampler=not bucket,
+            keep_log_through_epoch=resume_epoch,
         )
         try:
             # our checkpoints hold only tensors and plain values: never unpickle anything else; argument
@@ -565,9 +739,6 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
                 f"training stopped: {exc}. Checkpoints of the last finished epoch: {where}. Lower train.lr, set "
                 "train.gradient_clip, or check the data; `seqvae train --resume` continues from the last one."
             ) from None
-        finally:
-            if trainer.is_global_zero:
-                _merge_csv_log(out / "logs" / "metrics.csv", earlier_log)
     ckpt = trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and Path(ckpt.best_model_path or "").is_file() else ""
     best_ckpt = read_lightning_checkpoint(best) if best else None
