@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +43,7 @@ def test_train_writes_an_exported_run(run_dir: Path) -> None:
 
 def test_evaluate_orders_the_bounds(run_dir: Path) -> None:
     invoke("evaluate", str(run_dir), "--iwae-samples", "50", "--ll-samples", "500")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run_dir / "evaluation.json").read_text())
     assert metrics["split"] == "test" and metrics["n_examples"] == 200  # 10% of 2000
     # ELBO <= IWAE(50) <= IS log p(x) (K=500), up to Monte Carlo error
     assert metrics["elbo"] <= metrics["iwae"] + 0.02
@@ -93,7 +96,7 @@ def test_same_seed_gives_identical_metrics(tmp_path: Path) -> None:
         out = tmp_path / name
         invoke("train", "--config", "mlp-gaussian-mixture", "--out", str(out), "--seed", "5", *FAST)
         invoke("evaluate", str(out), "--iwae-samples", "8", "--ll-samples", "32", "--seed", "5")
-        texts.append((out / "metrics.json").read_text())
+        texts.append((out / "evaluation.json").read_text())
     assert texts[0] == texts[1]
 
 
@@ -115,7 +118,8 @@ def test_interrupt_exports_the_best_model_and_resume_finishes_the_run(tmp_path: 
 
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "seqvae.cli", "train", "-c", "mlp-gaussian-mixture", "--out", str(out), "--no-progress",
-           "--set", "train.max_epochs=1000", "--set", "data.params.n=4000"]
+           "--set", "train.max_epochs=1000", "--set", "data.params.n=4000",
+           "--set", "train.checkpoint_every_seconds=0"]  # last.ckpt after the first epoch, not after 30 s
 
     def as_from_a_terminal() -> None:  # a shell running us in the background may ignore SIGINT
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -158,3 +162,69 @@ def test_train_argument_errors() -> None:
     assert result.exit_code == 2 and "--resume DIR continues the run in DIR" in result.output
     result = runner.invoke(app, ["train", "--resume", "no/such/run"])
     assert result.exit_code == 2 and "run_config.json does not exist" in result.output
+
+
+def _modules_after(argv: list[str]) -> tuple[int, set[str], str]:
+    """Run ``seqvae ARGV`` in a fresh interpreter: exit code, the heavy modules it imported, stderr."""
+    code = (
+        "import sys\nfrom seqvae.cli import main\nsys.argv = ['seqvae', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    rc = exc.code\nelse:\n    rc = 0\n"
+        "heavy = [m for m in ('torch', 'lightning', 'matplotlib', 'sklearn') if m in sys.modules]\n"
+        "print('RESULT', rc, ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT"))
+    _, rc, heavy = (line.split(" ") + [""])[:3]
+    return int(rc), set(filter(None, heavy.split(","))), proc.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["train", "--help"], ["train", "--config", "mlp-gaussian-mixture", "--out", "{tmp}", "--set", "train.bogus=1"],
+     ["train", "--config", "no-such-config", "--out", "{tmp}"], ["evaluate"]],
+)
+def test_help_and_config_errors_answer_without_torch(tmp_path: Path, argv: list[str]) -> None:
+    rc, heavy, _ = _modules_after([a.format(tmp=tmp_path / "run") for a in argv])
+    assert rc in (0, 2) and heavy == set()
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_train_leaves_nothing_behind(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--config", "vrae-sinusoids", "--out", str(out), "--data", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and f"{tmp_path / 'nope.csv'}: no such file or directory" in result.output
+    assert not out.exists()  # the directory this command created is gone, run_config.json with it
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sequence_id,t,x\na,0,1\na,1,nan\n")
+    kept = tmp_path / "kept"
+    (kept / "notes.txt").parent.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["train", "--config", "vrae-sinusoids", "--out", str(kept), "--data", str(bad)])
+    assert result.exit_code == 2 and "bad.csv" in result.output
+    assert (kept / "notes.txt").read_text() == "mine"  # a directory that was there before is never removed
+
+
+def test_messages_keep_brackets_and_round_numbers(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["train", "--config", "mlp-gaussian-mixture", "--out", str(tmp_path / "x"), "--set", "train.lr=[abc]"]
+    )
+    assert result.exit_code == 2 and "train.lr: expected a number, got ['abc']" in result.output  # not eaten as markup
+    output = invoke("train", "--config", "mlp-gaussian-mixture", "--out", str(tmp_path / "r"), "--set",
+                    "train.max_epochs=1", "--set", "data.params.n=300", "--no-progress")  # fmt: skip
+    loss = re.search(r"best val loss (\S+) at epoch", output)
+    assert loss is not None
+    digits = loss.group(1).lstrip("-").split("e")[0].replace(".", "").lstrip("0")
+    assert 1 <= len(digits) <= 4, output
+    full = json.loads((tmp_path / "r" / "train_summary.json").read_text())["best_val_loss"]
+    assert float(loss.group(1)) == pytest.approx(full, rel=1e-3)
+
+
+def test_seqvae_warnings_are_one_clean_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from seqvae import cli
+
+    cli._show_warning(UserWarning("posterior collapse: none active"), UserWarning, cli.__file__, 42)
+    err = capsys.readouterr().err
+    assert err.strip() == "warning: posterior collapse: none active"  # no file:line, no source line
+    cli._show_warning(UserWarning("foreign"), UserWarning, "/elsewhere/lib.py", 7)
+    err = capsys.readouterr().err
+    assert "/elsewhere/lib.py:7: UserWarning: foreign" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import warnings
@@ -11,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seqvae.config import shipped_configs
@@ -21,8 +23,8 @@ app = typer.Typer(
     help="Variational autoencoders for sequential and structured data.\n\n"
     "Train from a YAML config, evaluate likelihood bounds, sample, encode data to latents, interpolate "
     "between sequences, "
-    "or run a built-in end-to-end experiment. Every command takes --seed; the same seed gives "
-    "the same result on CPU.",
+    "or run a built-in end-to-end experiment. Every command that draws random numbers takes --seed; the "
+    "same seed gives the same result on CPU.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -36,6 +38,12 @@ SetOpt = Annotated[
 ]
 
 
+DataOpt = Annotated[
+    Optional[list[Path]],
+    typer.Option("--data", help="Read this instead of the run's own data, the way `train` reads the run's data kind: a file (.npy/.npz/.csv/.parquet) or a directory of per-sequence files; a Sprites-layout directory (sprites-npy runs); a de Jong directory; a trajectory and/or topology (molecular runs: repeat --data). Every example's split is then 'external'."),
+]
+
+
 def _quiet_lightning() -> None:
     # only Lightning's messages known to be harmless are hidden (one list, in seqvae._lightning_logs, which
     # imports no torch): a warning that can change a result is shown
@@ -44,14 +52,46 @@ def _quiet_lightning() -> None:
     hide_lightning_chatter()
 
 
-def _fail(exc: Exception) -> None:
-    from seqvae.training import TrainingInterrupted
 
-    if isinstance(exc, TrainingInterrupted):
-        console.print(f"[yellow]interrupted:[/] {exc}")
+def _fail(exc: Exception) -> None:
+    # seqvae.training imports torch and Lightning: look at it only if it is loaded already
+    training = sys.modules.get("seqvae.training")
+    if training is not None and isinstance(exc, training.TrainingInterrupted):
+        console.print(f"[yellow]interrupted:[/] {escape(str(exc))}")
         raise typer.Exit(code=130)
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(f"[bold red]error:[/] {escape(str(exc))}")  # escaped: a message may hold [x, y]
     raise typer.Exit(code=2)
+
+
+def _num(value: object) -> str:
+    """A number for people: 4 significant digits (metrics.json and the summaries keep full precision)."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:  # fmt: skip
+    """seqvae's own warnings as one ``warning:`` line (no source line); any other as Python shows it."""
+    ours = category.__module__.startswith("seqvae") or Path(filename).resolve().is_relative_to(_PACKAGE)
+    if not ours:
+        (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))  # type: ignore[attr-defined]
+        return
+    console.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _remove_failed_run(run_dir: Path, existed: bool, exc: Exception) -> None:
+    """A failed ``train`` leaves nothing behind: the run directory goes if this command created it and no
+    checkpoint was written into it (an interrupted or diverged run keeps its checkpoints to resume from)."""
+    if existed or not run_dir.is_dir():
+        return
+    training = sys.modules.get("seqvae.training")
+    if training is not None and isinstance(exc, training.TrainingInterrupted):
+        return
+    if any((run_dir / "checkpoints").glob("*.ckpt")):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @app.command()
@@ -75,9 +115,10 @@ def train(
     Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped. With --devices N (and --num-nodes M) training runs data-parallel (DDP): the effective batch is N x M x train.batch_size.
     """
     from seqvae.config import load_run_config
-    from seqvae.training import fit, read_run_config
 
     _quiet_lightning()
+    run_dir = Path(resume if resume is not None else out or ".")
+    existed = run_dir.exists()
     try:
         if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
             raise ConfigError("--resume DIR continues the run in DIR; leave out --out or give the same directory")
@@ -96,18 +137,27 @@ def train(
             if value is not None:
                 extra.append(f"train.{key}={value}")
         if config is not None:
+            # the config is checked before torch and Lightning are imported: a typo answers in well under a second
             cfg = load_run_config(config, extra, preset=preset)
+            if cfg.model.get("kind") != "auto":  # "auto" is resolved from the data inside fit
+                from seqvae.models import parse_model_config  # the model section: its classes need torch, not Lightning
+
+                parse_model_config(cfg.model)
+            from seqvae.training import fit
         else:
+            from seqvae.training import fit, read_run_config
+
             cfg = load_run_config(base=read_run_config(run_dir), overrides=extra)
         result = fit(cfg, run_dir, resume=resume is not None)
     except SeqVAEError as exc:  # TrainingInterrupted included: exit 130 with the resume command
+        _remove_failed_run(run_dir, existed, exc)
         _fail(exc)
     if not result.is_main_process:
         return
     s = result.summary
     console.print(
         f"[green]trained[/] {s['epochs']} epochs ({s['steps']} steps); best val loss "
-        f"{s['best_val_loss']} at epoch {s['best_epoch']}; active latent units "
+        f"{_num(s['best_val_loss'])} at epoch {s['best_epoch']}; active latent units "
         f"{s['active_units']}/{result.model.latent_dim}; model exported to {run_dir}"
     )
     if s.get("kl_per_dim"):
@@ -120,21 +170,28 @@ def train(
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    data: Annotated[Optional[Path], typer.Option(help="Evaluate on this file (.npy/.npz/.csv) instead of the run's test split.")] = None,
+    data: DataOpt = None,
+    split: Annotated[Optional[str], typer.Option(help="Which of the run's splits: train, val, test or all (default: test, or val when the run has no test split).")] = None,
     iwae_samples: Annotated[Optional[int], typer.Option(help="K for the IWAE bound (default: config eval.iwae_samples).")] = None,
     ll_samples: Annotated[Optional[int], typer.Option(help="K for the importance-sampled log-likelihood (default: eval.ll_samples).")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Where to write the metrics (default RUN_DIR/metrics.json).")] = None,
-    seed: SeedOpt = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write the metrics (default RUN_DIR/evaluation.json).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", hidden=True, help="Deprecated spelling of --out.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the Monte Carlo estimates (default: the run's seed).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """ELBO, IWAE bound and importance-sampled log p(x) on the test split, written to metrics.json."""
+    """ELBO, IWAE bound and importance-sampled log p(x) on the test split, written to evaluation.json.
+
+    The run's data are rebuilt from its config with the run's seed, split as in training; an experiment's metrics.json is never touched.
+    """
     from seqvae import api
 
     try:
-        metrics = api.evaluate_run(run_dir, data, iwae_samples, ll_samples, seed, output, progress=progress)
+        metrics = api.evaluate_run(run_dir, data or None, iwae_samples, ll_samples, seed, out or output,
+                                   progress=progress, split=split)
     except SeqVAEError as exc:
         _fail(exc)
-    table = Table(title=f"evaluation of {run_dir} ({metrics['n_examples']} examples, nats/example)")
+    where = metrics.get("data") or f"{metrics.get('split')} split"
+    table = Table(title=f"evaluation of {run_dir} on {where} ({metrics['n_examples']} examples, nats/example)")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in ("elbo", "iwae", "log_likelihood", "recon_log_prob", "kl"):
@@ -150,7 +207,7 @@ def sample(
     mean: Annotated[bool, typer.Option("--mean/--draw", help="Decoder mean (default) or a draw from p(x|z) (vector models).")] = True,
     near: Annotated[Optional[int], typer.Option(help="Sample the latent neighbourhood of this sequence (0-based index into --data, or into the run's data) instead of the prior: data augmentation.")] = None,
     radius: Annotated[float, typer.Option(help="With --near: latent points are uniform in the ball of this radius around the sequence's posterior mean.")] = 0.5,
-    data: Annotated[Optional[Path], typer.Option(help="With --near: the file holding the sequence (default: the run's own data).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="With --near: the data holding the sequence (default: the run's own data), read the way `train` reads the run's data kind.")] = None,
     length: Annotated[Optional[int], typer.Option(min=1, help="Sequence models: generate exactly this many steps (default: where the model's stop head ends each sequence, or the original's length).")] = None,
     seed: SeedOpt = 0,
 ) -> None:
@@ -162,7 +219,7 @@ def sample(
 
     try:
         if near is not None:
-            result = api.sample_near_run(run_dir, near, radius, n, data, length, output, seed)
+            result = api.sample_near_run(run_dir, near, radius, n, data or None, length, output, seed)
             console.print(f"[green]wrote[/] {n} variations of sequence {result['id']} to {result['npz']} and {result['figure']}")
             return
         path = api.sample_run(run_dir, n, output, mean, seed, length)
@@ -177,7 +234,7 @@ def interpolate(
     a: Annotated[int, typer.Option("--a", help="First sequence (0-based index into --data, or into the run's data).")],
     b: Annotated[int, typer.Option("--b", help="Second sequence.")],
     steps: Annotated[int, typer.Option(help="Points on the line, both ends included.")] = 8,
-    data: Annotated[Optional[Path], typer.Option(help="File holding the sequences (default: the run's own data).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="The data holding the sequences (default: the run's own data), read the way `train` reads the run's data kind.")] = None,
     length: Annotated[Optional[int], typer.Option(min=1, help="Generate exactly this many steps (default: the stop head's ends, or the originals' lengths interpolated).")] = None,
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/interpolation_A_B.npz); a .png of the same name is written next to it.")] = None,
     seed: SeedOpt = 0,
@@ -189,7 +246,7 @@ def interpolate(
     from seqvae import api
 
     try:
-        result = api.interpolate_run(run_dir, a, b, steps, data, length, output, seed)
+        result = api.interpolate_run(run_dir, a, b, steps, data or None, length, output, seed)
     except SeqVAEError as exc:
         _fail(exc)
     ida, idb = result["ids"]
@@ -199,22 +256,78 @@ def interpolate(
 @app.command()
 def encode(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    data: Annotated[list[Path], typer.Option(help="Data file in the units the model was trained on (vectors: .npy/.npz/.csv; sequences: .npz/.csv/.parquet/directory). Repeat for shards: they are encoded in order into one output.")],
-    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: first DATA stem + .latents.npz in RUN_DIR).")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="Encode this instead of the run's own data, read the way `train` reads the run's data kind (a file, a directory, a trajectory and topology). Repeat for shards of a file: they are encoded in order into one output.")] = None,
+    split: Annotated[str, typer.Option(help="Without --data: which of the run's splits to encode (train, val, test or all).")] = "all",
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default: first DATA stem + .latents.npz, or latents.npz, in RUN_DIR).")] = None,
     seed: SeedOpt = 0,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Encode DATA to posterior means and standard deviations (`mean`, `std` arrays in an .npz).
+    """Encode the run's data (or DATA) to posterior means and standard deviations.
 
-    Latents are written block by block: memory is bounded by one shard, or one block of rows of a long-format Parquet file (sorted by sequence id), however many sequences there are.
+    The .npz holds `mean`, `std`, `sequence_id` (also as `ids`) and `split` (train/val/test as in training; 'external' for --data files) per example, in the data's order; `seqvae splits RUN` lists the splits alone. Latents are written block by block: memory is bounded by one shard, or one block of rows of a long-format Parquet file (sorted by sequence id), however many sequences there are.
     """
     from seqvae import api
 
     try:
-        path, count = api.encode_file(run_dir, data, output, seed, progress=progress)
+        path, count = api.encode_file(run_dir, data or None, output, seed, progress=progress, split=split)
     except SeqVAEError as exc:
         _fail(exc)
     console.print(f"[green]encoded[/] {count} examples to {path}")
+
+
+@app.command()
+def reconstruct(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    data: DataOpt = None,
+    split: Annotated[str, typer.Option(help="Without --data: which of the run's splits (train, val, test or all).")] = "all",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/reconstructions.npz); the errors go to a .json of the same name.")] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Posterior-mean reconstructions in data units and their RMSE (overall, per feature, per split, per sequence).
+
+    The .npz holds `reconstruction` and `original` with the real steps of every sequence concatenated (sum of lengths x features; the library's values + lengths layout, no padding; vector data: one step per example), `lengths`, `sequence_id`, `split` and `rmse` per sequence. RMSE is in data units over real steps only: sqrt(mean over every real step and feature of (reconstruction - original)^2). The JSON next to the .npz keeps full precision.
+    """
+    from seqvae import api
+
+    try:
+        r = api.reconstruct_run(run_dir, data or None, split, out, seed)
+    except SeqVAEError as exc:
+        _fail(exc)
+    count = f"{r['n_sequences']} sequences, {r['n_steps']} steps" if r["n_steps"] != r["n_sequences"] else f"{r['n_sequences']} examples"
+    table = Table(title=f"reconstruction RMSE of {run_dir} ({count}, data units)")
+    table.add_column("over")
+    table.add_column("RMSE", justify="right")
+    table.add_row("all", f"{r['rmse']:.4g}")
+    for name, value in r["rmse_by_split"].items():
+        table.add_row(f"split {name}", f"{value:.4g}")
+    shown = list(zip(r["feature_names"], r["rmse_per_feature"]))
+    for name, value in shown[:12]:
+        table.add_row(f"feature {name}", f"{value:.4g}")
+    if len(shown) > 12:
+        table.add_row(f"({len(shown) - 12} more features)", "")
+    per_seq = r["per_sequence"]["rmse"]
+    table.add_row("per sequence: median", f"{sorted(per_seq)[len(per_seq) // 2]:.4g}")
+    table.add_row("per sequence: worst", f"{max(per_seq):.4g}")
+    Console().print(table)
+    console.print(f"[green]wrote[/] {r['npz']} and {r['json']} (relative RMSE {r['relative_rmse']:.3g} of the data's spread)")
+
+
+@app.command()
+def splits(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write sequence_id,split per example to this CSV.")] = None,
+) -> None:
+    """How many sequences the run's train, val and test splits hold (the split of training: same data, same seed)."""
+    from seqvae import api
+
+    try:
+        result = api.run_splits(run_dir, out)
+    except SeqVAEError as exc:
+        _fail(exc)
+    counts = result["counts"]
+    Console().print(", ".join(f"{name} {count}" for name, count in counts.items()) + f" (data seed {result['data_seed']})")
+    if out is not None:
+        console.print(f"[green]wrote[/] {out}")
 
 
 @app.command()
@@ -227,8 +340,15 @@ def experiment(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     data: Annotated[
         Optional[Path],
-        typer.Option(help="Real data instead of the experiment's simulator (basketball: a sequence file, or a "
-                     "directory with SportVU moments and events.csv)."),
+        typer.Option(help="Real data instead of the experiment's simulator. basketball: a sequence file in "
+                     "the shot frame (metres), or a directory with events.csv and one moments file "
+                     "(moments.csv, moments.parquet or a game .json) of SportVU tracking. strokes: a directory "
+                     "of de Jong stroke files (PREFIX-N-inputdata.txt with rows dx dy eos eod, "
+                     "PREFIX-N-targetdata.txt one-hot labels). sprites, sprites-posteriors: a directory with "
+                     "sprites_X_train.npy (frames (N, T, H, W, 3), float in [0, 1] or uint8) and, optionally, "
+                     "sprites_A_train.npy (attributes) and sprites_D_train.npy (actions); without labels the "
+                     "judge-based metrics are skipped. The other experiments make their own data (train a "
+                     "polymer or molecular model on your trajectory with seqvae train)."),
     ] = None,
 ) -> None:
     """Run a built-in experiment end to end: data, training, analysis, metrics.json and figures."""
@@ -323,6 +443,7 @@ def main() -> None:
     # job schedulers and `kill` send SIGTERM; treat it like Ctrl+C unless someone else handles it
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    warnings.showwarning = _show_warning
     try:
         app()
     except KeyboardInterrupt:
