@@ -410,11 +410,13 @@ def plot_sequence_strip(
     reference: Mapping[int, np.ndarray] | None = None,
     title: str = "",
     axis_labels: tuple[str, str] | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> Figure:
     """One small panel per sequence: feature 1 against feature 0 (the path drawn in the plane), or the
     value against time for one feature. ``reference`` maps panel index -> a sequence drawn in grey
     underneath (e.g. the encoded originals at both ends of an interpolation). ``axis_labels`` name the
-    panels' axes (default: the feature indices, or time step and value)."""
+    panels' axes; by default the data's ``feature_names`` (as the file names its columns), else
+    "feature 0" / "feature 1", or time step and value."""
     n = len(sequences)
     cols = min(n, 8)
     rows = math.ceil(n / cols)
@@ -423,7 +425,13 @@ def plot_sequence_strip(
     for ax in axes[n:]:
         ax.set_visible(False)
     planar = bool(n) and np.asarray(sequences[0]).ndim == 2 and np.asarray(sequences[0]).shape[1] >= 2
-    xlabel, ylabel = axis_labels or (("feature 0", "feature 1") if planar else ("time step", "value"))
+    names = list(feature_names or [])
+    if axis_labels is None:
+        if planar:
+            axis_labels = (names[0], names[1]) if len(names) >= 2 else ("feature 0", "feature 1")
+        else:
+            axis_labels = ("time step", names[0] if names else "value")
+    xlabel, ylabel = axis_labels
     for i, (ax, seq) in enumerate(zip(axes, sequences)):
         for arr, style in (((reference or {}).get(i), dict(color="0.7", lw=2.5)), (seq, dict(color=MODEL_COLOR, lw=1.2))):
             if arr is None or len(arr) == 0:
@@ -673,10 +681,15 @@ def plot_stroke_grid(
     row_titles: Sequence[str] | None = None,
     col_titles: Sequence[str] | None = None,
     title: str = "",
-    box: tuple[float, float] = (0.0, 28.0),
+    box: tuple[float, float] | tuple[tuple[float, float], tuple[float, float]] = (0.0, 28.0),
+    y_up: bool = False,
+    unit: str = "px",
 ) -> Figure:
-    """Digits drawn as pen strokes in a grid of panels sharing the MNIST pixel box (``rows`` of ``(T, 3)``
-    arrays; a ``None`` leaves a cell empty). Row titles label the rows' first panels."""
+    """Digits drawn as pen strokes in a grid of panels sharing one box (``rows`` of ``(T, 3)`` arrays; a
+    ``None`` leaves a cell empty): ``box`` is ``(lo, hi)`` for both axes (default the MNIST pixel box) or
+    ``((x0, x1), (y0, y1))``, e.g. ``seqvae.data.strokes.Canvas.limits()``; y grows downwards (image
+    coordinates) unless ``y_up``. Row titles label the rows' first panels."""
+    (x0, x1), (y0, y1) = (box, box) if np.ndim(box) == 1 else box
     n_rows = len(rows)
     n_cols = max(len(r) for r in rows)
     fig = new_figure(1.25 * n_cols + 0.8, 1.3 * n_rows + 0.6)
@@ -686,15 +699,16 @@ def plot_stroke_grid(
             ax = axes[i, j]
             if j < len(row) and row[j] is not None:
                 draw_strokes(ax, row[j])
-            ax.set_xlim(*box)
-            ax.set_ylim(box[1], box[0])  # image coordinates: y grows downwards
+            ax.set_xlim(x0, x1)
+            ax.set_ylim((y0, y1) if y_up else (y1, y0))  # image coordinates: y grows downwards
             ax.set_aspect("equal")
             ax.tick_params(labelsize="xx-small", length=2)
             if i == 0 and col_titles is not None and j < len(col_titles):
                 ax.set_title(col_titles[j], fontsize="small")
-        axes[i, 0].set_ylabel(f"{row_titles[i]}\ny [px]" if row_titles is not None else "y [px]", fontsize="small")
+        y_label = f"y [{unit}]" if unit else "y"
+        axes[i, 0].set_ylabel(f"{row_titles[i]}\n{y_label}" if row_titles is not None else y_label, fontsize="small")
     for ax in axes[-1]:
-        ax.set_xlabel("x [px]", fontsize="small")
+        ax.set_xlabel(f"x [{unit}]" if unit else "x", fontsize="small")
     fig.suptitle(title or "Pen strokes")
     return fig
 

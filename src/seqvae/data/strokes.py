@@ -33,6 +33,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ from seqvae.data.sequences import resample_random, to_absolute, to_relative
 from seqvae.errors import DataError
 
 __all__ = [
+    "Canvas",
     "FEATURES",
     "MAIN_STYLE_STROKES",
     "MNIST_SIZE",
@@ -58,6 +60,7 @@ __all__ = [
     "strokes_to_absolute",
     "strokes_to_relative",
     "write_de_jong",
+    "writes_upward",
 ]
 
 FEATURES = ("x", "y", "pen_up")
@@ -666,26 +669,95 @@ def _fit(xy: np.ndarray, size: int, pad: float) -> np.ndarray:
     return (xy - (lo + hi) / 2) * scale + (size - 1) / 2
 
 
+@dataclass(frozen=True)
+class Canvas:
+    """Where a data set's drawings live: the bounding box of their points (data units) and which way y points.
+
+    MNIST-like data are in image coordinates (y down); characters on a 109- or 1024-unit canvas often have
+    y up. :meth:`of` measures both from the data; :meth:`image_xy` maps data coordinates into an image
+    (x right, y down) showing the whole canvas, so rendering and figures work at any scale.
+    """
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+    y_up: bool = False
+
+    @classmethod
+    def of(cls, sequences: Sequence[np.ndarray], y_up: bool | None = None) -> Canvas:
+        """The canvas of absolute-form drawings: their joint bounding box; ``y_up`` measured if None
+        (:func:`writes_upward`)."""
+        if not len(sequences):
+            raise ValueError("a canvas needs at least one drawing")
+        xy = np.concatenate([_strokes(s, f"sequence {i}")[:, :2] for i, s in enumerate(sequences)])
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        up = writes_upward(sequences) if y_up is None else bool(y_up)
+        return cls((float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), up)
+
+    @property
+    def extent(self) -> float:
+        """The longer side of the box (1 for a box of one point)."""
+        side = max(self.x[1] - self.x[0], self.y[1] - self.y[0])
+        return side if side > 0 else 1.0
+
+    def limits(self, margin: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``(x0, x1), (y0, y1)`` of the box widened by ``margin`` of its extent on every side (for figures)."""
+        m = margin * self.extent
+        return (self.x[0] - m, self.x[1] + m), (self.y[0] - m, self.y[1] + m)
+
+    def image_xy(self, xy: np.ndarray, size: int = MNIST_SIZE, pad: float = 0.0) -> np.ndarray:
+        """Data coordinates to pixel coordinates (x right, y down) of a ``size``-pixel image that shows the
+        whole canvas centred, ``pad`` pixels from the sides, aspect kept."""
+        room = size - 1 - 2 * pad
+        if room <= 0:
+            raise ValueError(f"pad {pad} leaves no room in a {size}-pixel image")
+        centre = np.array([sum(self.x) / 2, sum(self.y) / 2])
+        out = (np.asarray(xy, dtype=np.float64) - centre) * (room / self.extent)
+        if self.y_up:
+            out[:, 1] = -out[:, 1]
+        return out + (size - 1) / 2
+
+
+def writes_upward(sequences: Sequence[np.ndarray]) -> bool:
+    """Whether y points up in these drawings, judged from how people write: mostly-vertical strokes run
+    top to bottom, so if clearly more of them run towards smaller y (60 % or more), y points up; otherwise
+    image coordinates (y down) are assumed."""
+    down = up = 0
+    for seq in sequences:
+        for stroke in split_strokes(np.asarray(seq)):
+            dx, dy = (stroke[-1] - stroke[0]).astype(np.float64)
+            if abs(dy) > abs(dx):
+                down += dy > 0
+                up += dy < 0
+    return bool(up >= 0.6 * (up + down) and up > 0)
+
+
 def render_strokes(
     points: np.ndarray,
     size: int = MNIST_SIZE,
     thickness: float = 1.0,
     pad: float | None = None,
     fit: bool = True,
+    canvas: Canvas | None = None,
 ) -> np.ndarray:
     """Draw a digit's pen-down segments (not the jumps) as an anti-aliased float32 ``(size, size)`` image in [0, 1].
 
     ``fit``: scale and centre the digit into the image, ``pad`` pixels from each side (default
-    ``round(size / 7)``, MNIST's 20-pixel box in 28), keeping its aspect ratio; otherwise the MNIST pixel
-    coordinates are drawn as they are (scaled by ``size / 28``). A pixel's value falls linearly from 1
-    at ``thickness / 2`` pixels from the pen's path to 0 one pixel further.
+    ``round(size / 7)``, MNIST's 20-pixel box in 28), keeping its aspect ratio; otherwise the whole
+    ``canvas`` is drawn into the image (``pad`` default 0), or without a canvas the MNIST pixel
+    coordinates as they are (scaled by ``size / 28``). With a y-up ``canvas`` the drawing is turned the
+    right way up either way, so the image does not depend on the data's units or y direction. A pixel's
+    value falls linearly from 1 at ``thickness / 2`` pixels from the pen's path to 0 one pixel further.
     """
     arr = _strokes(points)
     if size < 1 or thickness <= 0:
         raise ValueError(f"size must be positive and thickness > 0, got size={size}, thickness={thickness}")
     xy = arr[:, :2]
     if fit:
+        if canvas is not None and canvas.y_up:
+            xy = xy * np.array([1.0, -1.0])
         xy = _fit(xy, size, round(size / 7) if pad is None else float(pad))
+    elif canvas is not None:
+        xy = canvas.image_xy(xy, size, 0.0 if pad is None else float(pad))
     else:
         xy = (xy + 0.5) * (size / MNIST_SIZE) - 0.5
     a, b = _segments(np.column_stack([xy, arr[:, 2]]))
@@ -719,11 +791,12 @@ def render_batch(
     thickness: float = 1.0,
     pad: float | None = None,
     fit: bool = True,
+    canvas: Canvas | None = None,
 ) -> np.ndarray:
     """Render many digits with :func:`render_strokes` into a float32 ``(N, size, size)`` array."""
     out = np.zeros((len(sequences), size, size), dtype=np.float32)
     for i, seq in enumerate(sequences):
-        out[i] = render_strokes(seq, size, thickness, pad, fit)
+        out[i] = render_strokes(seq, size, thickness, pad, fit, canvas)
     return out
 
 

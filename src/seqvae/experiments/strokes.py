@@ -37,7 +37,7 @@ from seqvae import plots
 from seqvae.analysis.classifier import accuracy, augmentation_study, fit_classifier
 from seqvae.analysis.latent import latent_means, sequence_reconstructions, uniform_ball
 from seqvae.data.arrays import DataBundle
-from seqvae.data.strokes import drawable_digit, render_batch
+from seqvae.data.strokes import Canvas, drawable_digit, render_batch, strokes_to_absolute
 from seqvae.errors import DataError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -89,12 +89,14 @@ def data_overrides(data: str | Path | None) -> list[str]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _digits(bundle: DataBundle, split: str) -> tuple[list[np.ndarray], np.ndarray]:
-    """The split's digits in absolute form (pixels) and their class labels."""
+def _digits(bundle: DataBundle, split: str, relative: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """The split's digits in absolute form (data units; ``relative``: the bundle holds pen offsets, summed
+    back to positions) and their class labels."""
     idx = bundle.splits[split]
     if "digit" not in bundle.labels:
         raise DataError("the stroke data carry no 'digit' labels; the judge classifier needs them")
-    return [np.asarray(bundle.raw[i], dtype=np.float64) for i in idx], np.asarray(bundle.labels["digit"])[idx]
+    raw = [strokes_to_absolute(bundle.raw[i]) if relative else bundle.raw[i] for i in idx]
+    return [np.asarray(r, dtype=np.float64) for r in raw], np.asarray(bundle.labels["digit"])[idx]
 
 
 @torch.no_grad()
@@ -127,8 +129,9 @@ def _first_of_each(labels: np.ndarray, classes: tuple[int, ...] | None = None) -
 
 @torch.no_grad()
 def _interpolation(model: VAE, bundle: DataBundle, labels: np.ndarray, relative: bool) -> tuple[list[np.ndarray], list[str]]:
-    picks = _first_of_each(labels, INTERPOLATION)
-    if len(picks) < 2:
+    digits_0_9 = set(np.unique(labels).tolist()) == set(range(10))
+    picks = _first_of_each(labels, INTERPOLATION) if digits_0_9 else []
+    if len(picks) < 2:  # other class sets: the first three classes as found
         picks = _first_of_each(labels)[:3]
     sub = bundle.test.__getitems__(picks)
     mu = torch.as_tensor(latent_means(model, type(bundle.test)(sub.unpad())))
@@ -136,7 +139,7 @@ def _interpolation(model: VAE, bundle: DataBundle, labels: np.ndarray, relative:
     legs = [(1 - alphas)[:, None] * mu[i] + alphas[:, None] * mu[i + 1] for i in range(len(picks) - 1)]
     z = torch.cat([leg if i == 0 else leg[1:] for i, leg in enumerate(legs)])
     digits = _decode(model, z, int(bundle.test.lengths.max()), bundle, relative)
-    names = [str(int(labels[p])) for p in picks]
+    names = [f"{labels[p]}" for p in picks]
     titles = [""] * len(digits)
     for k, name in enumerate(names):
         titles[k * (INTERPOLATION_STEPS - 1)] = name
@@ -154,12 +157,18 @@ class _JudgeData:
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
+    canvas: Canvas  # the training digits' box and y direction: every drawing is rendered the right way up
 
     @classmethod
     def render(cls, bundle: DataBundle) -> _JudgeData:
         train, y_train = _digits(bundle, "train")
         test, y_test = _digits(bundle, "test")
-        return cls(render_batch(train), y_train, render_batch(test), y_test)
+        canvas = Canvas.of(train)
+        return cls(render_batch(train, canvas=canvas), y_train, render_batch(test, canvas=canvas), y_test, canvas)
+
+    def images(self, digits: list[np.ndarray]) -> np.ndarray:
+        """Drawings in data units as the judge's images (each scaled to MNIST's 20-pixel box in 28)."""
+        return render_batch(digits, canvas=self.canvas)
 
 
 def _judge(
@@ -173,8 +182,8 @@ def _judge(
     y_test = data.test_labels
     scores = {
         "originals": accuracy(classifier, data.test_images, y_test),
-        "reconstructions": accuracy(classifier, render_batch(recons), y_test),
-        "neighbourhood": accuracy(classifier, render_batch([n[0] for n in near]), y_test),
+        "reconstructions": accuracy(classifier, data.images(recons), y_test),
+        "neighbourhood": accuracy(classifier, data.images([n[0] for n in near]), y_test),
         "near_radius": NEAR_RADIUS,
         "test_digits": len(recons),
     }
@@ -184,44 +193,68 @@ def _judge(
 
 
 def _augmentation(model: VAE, bundle: DataBundle, data: _JudgeData, seed: int, relative: bool) -> dict[str, Any]:
+    """The few-label study on every class with at least ``PER_CLASS`` training digits (any number of classes;
+    rarer classes are left out of training and test, and named); if fewer than two classes have that many,
+    all classes with as many labelled digits as the rarest has."""
+    classes, counts = np.unique(data.train_labels, return_counts=True)
+    kept = classes[counts >= PER_CLASS]
+    per_class = PER_CLASS
+    if len(kept) < 2:
+        kept, per_class = classes, max(1, int(counts.min()))
+    train = np.flatnonzero(np.isin(data.train_labels, kept))
+    test = np.flatnonzero(np.isin(data.test_labels, kept))
+
     def augment(indices: np.ndarray, run: int) -> tuple[np.ndarray, np.ndarray]:
-        samples = _neighbours(model, bundle, "train", indices, AUGMENT_PER_DIGIT, seed * 1000 + run, relative)
+        chosen = train[indices]  # positions in the training split
+        samples = _neighbours(model, bundle, "train", chosen, AUGMENT_PER_DIGIT, seed * 1000 + run, relative)
         flat = [d for group in samples for d in group]
-        return render_batch(flat), np.repeat(data.train_labels[indices], AUGMENT_PER_DIGIT)
+        return data.images(flat), np.repeat(data.train_labels[chosen], AUGMENT_PER_DIGIT)
 
     study = augmentation_study(
-        data.train_images, data.train_labels, data.test_images, data.test_labels, augment, PER_CLASS, SEEDS
-    )
+        data.train_images[train], data.train_labels[train], data.test_images[test], data.test_labels[test],
+        augment, per_class, SEEDS,
+    )  # fmt: skip
     study["samples_per_digit"] = AUGMENT_PER_DIGIT
+    study["classes"] = [c.item() for c in kept]
+    study["classes_left_out"] = [c.item() for c in classes if c not in set(kept.tolist())]
+    study["test_digits"] = len(test)
     return study
 
 
-def _figures(out: Path, model: VAE, bundle: DataBundle, recons: list, near_seed: int, relative: bool, tag: str) -> list[str]:
-    test, y_test = _digits(bundle, "test")
+def _figures(
+    out: Path, model: VAE, bundle: DataBundle, recons: list, near_seed: int, relative: bool, tag: str,
+    canvas: Canvas, unit: str = "",
+) -> list[str]:  # fmt: skip
+    """The figures, every panel showing the data's whole ``canvas`` the right way up; originals in absolute form."""
+    test, y_test = _digits(bundle, "test", relative)
+
+    def grid(rows: list, *args: Any) -> Any:
+        return plots.plot_stroke_grid(rows, *args, box=canvas.limits(), y_up=canvas.y_up, unit=unit)
+
     names = []
     picks = _first_of_each(y_test)
     if recons:
         rows = [[test[i] for i in picks], [recons[i] for i in picks]]
-        fig = plots.plot_stroke_grid(rows, ["original", "reconstruction"], [f"{int(y_test[i])}" for i in picks],
-                                     f"{tag}: test digits and their reconstructions")
+        fig = grid(rows, ["original", "reconstruction"], [f"{y_test[i]}" for i in picks],
+                   f"{tag}: test digits and their reconstructions")  # fmt: skip
         plots.save_figure(fig, out / "reconstructions.png")
         names.append("reconstructions.png")
     near = _neighbours(model, bundle, "test", np.array(picks), NEIGHBOURS_SHOWN, near_seed, relative)
     rows = [[test[i], *group] for i, group in zip(picks, near)]
-    row_titles = [str(int(y_test[i])) for i in picks]
-    fig = plots.plot_stroke_grid(rows, row_titles, ["original", *[f"sample {k + 1}" for k in range(NEIGHBOURS_SHOWN)]],
-                                 f"{tag}: neighbourhood samples (|Δz| ≤ {NEAR_RADIUS:g}) of one test digit per class")
+    row_titles = [f"{y_test[i]}" for i in picks]  # class names as the data give them
+    fig = grid(rows, row_titles, ["original", *[f"sample {k + 1}" for k in range(NEIGHBOURS_SHOWN)]],
+               f"{tag}: neighbourhood samples (|Δz| ≤ {NEAR_RADIUS:g}) of one test digit per class")  # fmt: skip
     plots.save_figure(fig, out / "neighbourhood.png")
     names.append("neighbourhood.png")
     digits, titles = _interpolation(model, bundle, y_test, relative)
-    fig = plots.plot_stroke_grid([digits], ["decoded"], titles, f"{tag}: latent interpolation between test digits")
+    fig = grid([digits], ["decoded"], titles, f"{tag}: latent interpolation between test digits")
     plots.save_figure(fig, out / "interpolation.png")
     names.append("interpolation.png")
     gen = torch.Generator().manual_seed(near_seed)
     torch.manual_seed(near_seed)
     z = torch.randn((32, model.latent_dim), generator=gen)
     samples = _decode(model, z, int(bundle.test.lengths.max()), bundle, relative)
-    fig = plots.plot_stroke_grid([samples[i : i + 8] for i in range(0, 32, 8)], title=f"{tag}: samples from the prior")
+    fig = grid([samples[i : i + 8] for i in range(0, 32, 8)], None, None, f"{tag}: samples from the prior")
     plots.save_figure(fig, out / "prior_samples.png")
     names.append("prior_samples.png")
     save_learning_curves(out, f"{tag}: learning curves")
@@ -255,15 +288,16 @@ def run_strokes(
     judge, classifier, recons = _judge(model, bundle, judge_data, seed, relative=False)
     augment = _augmentation(model, bundle, judge_data, seed, relative=False)
     density = test_metrics(model, bundle.test, cfg, bundle.normalizer)
-    figures = _figures(out, model, bundle, recons, seed, False, "stacked-LSTM VAE")
+    unit = "px" if cfg.data.kind == "handwritten-digits" else ""  # other data: units as the files have them
+    figures = _figures(out, model, bundle, recons, seed, False, "stacked-LSTM VAE", judge_data.canvas, unit)
 
     mdn_dir = out / "mdn"
     mdn_cfg = experiment_config(MDN, seed, _mdn_overrides(user), preset, progress)
     mdn = fit(mdn_cfg, mdn_dir)
     mdn_density = test_metrics(mdn.model, mdn.bundle.test, mdn_cfg, mdn.bundle.normalizer)
     mdn_near = _neighbours(mdn.model, mdn.bundle, "test", np.arange(len(mdn.bundle.test)), 1, seed, True)
-    classifier_near = accuracy(classifier, render_batch([n[0] for n in mdn_near]), judge_data.test_labels)
-    mdn_figures = _figures(mdn_dir, mdn.model, mdn.bundle, [], seed, True, "mixture-density VAE")
+    classifier_near = accuracy(classifier, judge_data.images([n[0] for n in mdn_near]), judge_data.test_labels)
+    mdn_figures = _figures(mdn_dir, mdn.model, mdn.bundle, [], seed, True, "mixture-density VAE", judge_data.canvas, unit)
 
     claims = {
         "reconstructions_recognisable": judge["reconstruction_ratio"] >= RECON_RATIO_MIN,
@@ -287,7 +321,9 @@ def run_strokes(
         **header(NAME, seed, preset, cfg),
         "summary": summary,
         "claims": claims,
-        "data": {"digits": len(bundle.raw), "splits": {k: len(v) for k, v in bundle.splits.items()}},
+        "data": {"digits": len(bundle.raw), "splits": {k: len(v) for k, v in bundle.splits.items()},
+                 "classes": [c.item() for c in np.unique(bundle.labels["digit"])],
+                 "canvas": {"x": list(judge_data.canvas.x), "y": list(judge_data.canvas.y), "y_up": judge_data.canvas.y_up}},
         "train": train_summary(result.summary),
         "judge": judge,
         "augmentation": augment,
