@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import importlib.util
 import json
 import os
@@ -456,7 +457,11 @@ def _commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True, check=False).stdout
     except OSError:
         return "unknown"
-    return head.strip() + (" (src/ has uncommitted changes)" if dirty.strip() else "")
+    if not dirty.strip():
+        return head.strip()
+    diff = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=ROOT, capture_output=True, check=False).stdout
+    files = len(dirty.strip().splitlines())
+    return f"{head.strip()} + uncommitted changes to {files} files in src/ (diff sha1 {hashlib.sha1(diff).hexdigest()[:10]})"
 
 
 def main() -> None:
