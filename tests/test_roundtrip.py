@@ -165,6 +165,8 @@ def test_long_csv_round_trip(tmp_path: Path) -> None:
                                                          "--out", tmp_path / "r2", "--data", missing]):
         result = runner.invoke(app, [str(a) for a in args])
         assert result.exit_code == 2 and f"{missing}: no such file or directory" in result.output, args
+    result = runner.invoke(app, ["encode", str(tmp_path / "no-run"), "--data", str(csv)])
+    assert result.exit_code == 2 and f"{tmp_path / 'no-run'}: no such file or directory" in result.output
     result = runner.invoke(app, ["reconstruct", str(run), "--data", str(copy), "--split", "test"])
     assert result.exit_code == 2 and "--split test picks from the run's own data" in result.output
 

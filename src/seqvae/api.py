@@ -45,6 +45,7 @@ from seqvae.data.sources import (
     load_arrays,
     load_data,
     load_sequences,
+    missing_path,
     prepare_sequences,
     same_source,
 )
@@ -235,6 +236,8 @@ def read_model_input(loaded: LoadedModel, path: str | Path, seed: int = 0) -> Ar
 
 def _read_file_without_run(loaded: LoadedModel, path: str | Path, seed: int = 0) -> ArrayDataset | SequenceDataset:
     """A file in model units for a model exported without a run config (vectors or sequences as they are)."""
+    if not Path(path).exists():
+        raise DataError(missing_path(path))
     model = loaded.model
     if model.sequence_input:
         return _sequence_input(loaded, read_sequences(path, **_sequence_read_options(loaded)), path, seed)

@@ -100,7 +100,7 @@ def resolve_checkpoint_dir(path: str | Path) -> Path:
     """The directory holding the exported files, given it or one of its files."""
     p = Path(path)
     if not p.exists():
-        raise CheckpointError(f"{p} does not exist")
+        raise CheckpointError(f"{p}: no such file or directory")  # the wording of every missing path
     if p.is_file():
         if p.suffix != ".safetensors" and p.name != CONFIG:
             _refuse_if_pickle(p)
