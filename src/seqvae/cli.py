@@ -40,7 +40,7 @@ SetOpt = Annotated[
 
 DataOpt = Annotated[
     Optional[list[Path]],
-    typer.Option("--data", help="Read this instead of the run's own data, the way `train` reads the run's data kind: a file (.npy/.npz/.csv/.parquet) or a directory of per-sequence files; a Sprites-layout directory (sprites-npy runs); a de Jong directory; a trajectory and/or topology (molecular runs: repeat --data). Every example's split is then 'external'."),
+    typer.Option("--data", help="Read this instead of the run's own data, the way `train` reads the run's data kind: a file (.npy/.npz/.csv/.parquet) or a directory of per-sequence files; a Sprites-layout directory or its sprites_X_SPLIT.npy (video runs); a de Jong or SportVU directory; a trajectory and/or topology (molecular runs: repeat --data). Every example's split is then 'external'."),
 ]
 
 
