@@ -870,3 +870,35 @@ def test_damaged_bytes_are_read_or_refused(data, kind: str) -> None:
             raw = raw[: data.draw(st.integers(0, len(raw)))]
         path.write_bytes(bytes(raw))
         _read_or_refuse(path, {"features": None, "labels": (), "min_length": 1, "expected_features": None})
+
+
+def test_feature_names_reach_the_bundle_and_the_axis_labels(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from seqvae.config import DataConfig
+    from seqvae.data.sources import load_data
+    from seqvae.plots import plot_sequence_strip
+
+    seqs = _seqs(3, lengths=(4, 5, 6, 7, 3, 5, 4, 6, 5, 4))
+    write_sequences_csv(tmp_path / "named.csv", seqs, feature_names=["lon", "lat", "alt"])
+    np.savez(tmp_path / "plain.npz", values=np.concatenate(seqs), lengths=np.array([len(s) for s in seqs]))
+    named = load_data(DataConfig(path=str(tmp_path / "named.csv")), 0, sequences=True)
+    plain = load_data(DataConfig(path=str(tmp_path / "plain.npz")), 0, sequences=True)
+    picked = load_data(_data_config(tmp_path / "named.csv", ["lat", "alt"]), 0, sequences=True)
+    assert named.feature_names == ["lon", "lat", "alt"] and picked.feature_names == ["lat", "alt"]
+    assert plain.feature_names == []  # the .npz names none: the made-up f0, f1, f2 are not shown
+    ax = plot_sequence_strip(named.raw[:2], feature_names=named.feature_names).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("lon", "lat")
+    ax = plot_sequence_strip(plain.raw[:2], feature_names=plain.feature_names).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("feature 0", "feature 1")
+    ax = plot_sequence_strip([s[:, 1:2] for s in named.raw[:2]], feature_names=["lat"]).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("time step", "lat")
+
+
+def _data_config(path: Path, features: list[str]):
+    from seqvae.config import load_run_config
+
+    return load_run_config(
+        base={"data": {"kind": "file", "path": str(path), "sequence": {"features": features}}, "model": {"kind": "vrae"}}
+    ).data

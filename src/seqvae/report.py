@@ -187,7 +187,7 @@ def _sequence_figure(ctx: _Context, sequences: list[np.ndarray], title: str, ref
             return plots.plot_stroke_grid([[_digit(ctx, r) for r in refs], digits], ["original", "model"], titles, title)
         return plots.plot_stroke_grid([digits[i : i + 8] for i in range(0, len(digits), 8)], None, titles, title)
     reference = dict(enumerate(refs)) if refs is not None else None
-    return plots.plot_sequence_strip(sequences, titles, reference, title)
+    return plots.plot_sequence_strip(sequences, titles, reference, title, feature_names=ctx.bundle.feature_names)
 
 
 @torch.no_grad()
@@ -356,7 +356,8 @@ def _interpolation(ctx: _Context, section: _Section) -> None:
     elif ctx.view == "strokes":
         fig = _sequence_figure(ctx, seqs, f"Latent interpolation: #{a} → #{b}", titles=titles)
     else:
-        fig = plots.plot_sequence_strip(seqs, titles, None, f"Latent interpolation: #{a} → #{b}")
+        fig = plots.plot_sequence_strip(seqs, titles, None, f"Latent interpolation: #{a} → #{b}",
+                                        feature_names=ctx.bundle.feature_names)
     section.figure(fig, caption, "interpolation")
 
 

@@ -275,6 +275,7 @@ class DataBundle:
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     splits: dict[str, np.ndarray] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)  # sequence ids (sequence data)
+    feature_names: list[str] = field(default_factory=list)  # as the file names them (axis labels); empty if it does not
 
 
 def bundle_arrays(

@@ -40,6 +40,7 @@ class SequenceTable:
     feature_names: list[str]
     labels: dict[str, np.ndarray]
     source: str
+    named_features: bool = True  # False: the file names no features and feature_names are made up (f0, f1, ...)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -172,7 +173,10 @@ def _finish(
     for name, lab in parsed.labels.items():
         if len(lab) != len(out):
             raise DataError(f"{source}: label {name!r} has {len(lab)} entries for {len(out)} sequences")
-    return SequenceTable(sequences=out, ids=list(ids), feature_names=names, labels=parsed.labels, source=source)
+    return SequenceTable(
+        sequences=out, ids=list(ids), feature_names=names, labels=parsed.labels, source=source,
+        named_features=parsed.names is not None,
+    )
 
 
 def _feature_index(source: str, names: list[str], wanted: Sequence[str]) -> list[int]:

@@ -285,6 +285,7 @@ def load_sequences(cfg: DataConfig, seed: int) -> SequenceTable:
             feature_names=[f"f{i}" for i in range(values[0].shape[1])] if values else [],
             labels=labels,
             source=f"data.kind={cfg.kind}",
+            named_features=False,
         )
     return prepare_sequences(table, seq_cfg, seed)
 
@@ -336,4 +337,5 @@ def bundle_sequences(table: SequenceTable, cfg: DataConfig, seed: int) -> DataBu
         labels=labels,
         splits=splits,
         ids=list(table.ids),
+        feature_names=list(table.feature_names) if table.named_features else [],
     )
