@@ -37,8 +37,9 @@ def test_train_writes_an_exported_run(run_dir: Path) -> None:
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["run"]["seed"] == 3
-    assert config["run"]["train"]["max_epochs"] == 3
+    assert config["seed"] == 3 and config["train"]["max_epochs"] == 3  # laid out as run_config.json
+    run_config = json.loads((run_dir / "run_config.json").read_text())
+    assert {k: config[k] for k in run_config if k != "model"} == {k: v for k, v in run_config.items() if k != "model"}
 
 
 def test_evaluate_orders_the_bounds(run_dir: Path) -> None:
@@ -157,7 +158,9 @@ def test_interrupt_exports_the_best_model_and_resume_finishes_the_run(tmp_path: 
 
 def test_train_argument_errors() -> None:
     result = runner.invoke(app, ["train", "--out", "x"])
-    assert result.exit_code == 2 and "needs --config and --out" in result.output
+    assert result.exit_code == 2 and "needs --config, or --data FILE alone" in result.output
+    result = runner.invoke(app, ["train", "--data", "x.npz"])
+    assert result.exit_code == 2 and "train needs --out" in result.output
     result = runner.invoke(app, ["train", "--resume", "a", "--out", "b"])
     assert result.exit_code == 2 and "--resume DIR continues the run in DIR" in result.output
     result = runner.invoke(app, ["train", "--resume", "no/such/run"])
@@ -228,3 +231,20 @@ def test_seqvae_warnings_are_one_clean_line(capsys: pytest.CaptureFixture[str]) 
     cli._show_warning(UserWarning("foreign"), UserWarning, "/elsewhere/lib.py", 7)
     err = capsys.readouterr().err
     assert "/elsewhere/lib.py:7: UserWarning: foreign" in err
+
+
+def test_config_json_has_the_run_sections_on_top_and_old_exports_still_load(run_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from seqvae.checkpoint import load_run
+
+    new = load_run(run_dir)
+    assert new.run is not None and new.run.seed == 3 and new.run.train.max_epochs == 3
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    config = json.loads((old / "config.json").read_text())
+    sections = ("seed", "data", "objective", "train", "eval")
+    nested = {k: v for k, v in config.items() if k not in sections}
+    nested["run"] = {**{k: config[k] for k in sections}, "model": config["model"]}  # the layout before
+    (old / "config.json").write_text(json.dumps(nested))
+    assert load_run(old).run == new.run

@@ -52,7 +52,6 @@ def _quiet_lightning() -> None:
     hide_lightning_chatter()
 
 
-
 def _fail(exc: Exception) -> None:
     # seqvae.training imports torch and Lightning: look at it only if it is loaded already
     training = sys.modules.get("seqvae.training")
@@ -122,9 +121,12 @@ def train(
     try:
         if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
             raise ConfigError("--resume DIR continues the run in DIR; leave out --out or give the same directory")
-        if resume is None and (config is None or out is None):
-            raise ConfigError("train needs --config and --out (or --resume DIR to continue a run)")
-        run_dir = Path(resume if resume is not None else out)
+        if resume is None and out is None:
+            raise ConfigError("train needs --out (and --config, or --data alone for defaults derived from the data; or --resume DIR)")
+        if resume is None and config is None:
+            if data is None:
+                raise ConfigError("train needs --config, or --data FILE alone for defaults derived from the data")
+            config = "auto"  # model, output scale and budget from the data (seqvae.defaults)
         extra = ["data.kind=file", f"data.path={data}", "data.params={}"] if data is not None else []
         extra += list(overrides or [])
         if seed is not None:

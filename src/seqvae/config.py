@@ -215,12 +215,22 @@ class AnnealConfig:
     cycles: int = 4  # cyclical: number of cycles over ``total_steps``
     total_steps: int = 10000  # cyclical: steps covered by all cycles (then stays at 1)
     ratio: float = 0.5  # cyclical: fraction of each cycle spent ramping up
+    # fractions of the whole training run (its optimiser steps); when set they replace warmup_steps /
+    # total_steps, so the schedule finishes on any data size
+    warmup_fraction: float | None = None  # linear: ramp over this fraction of training
+    total_fraction: float | None = None  # cyclical: all cycles within this fraction of training
 
     def __post_init__(self) -> None:
         if self.warmup_steps < 0 or self.total_steps <= 0 or self.cycles <= 0:
             raise ConfigError("objective.anneal: warmup_steps >= 0, total_steps > 0 and cycles > 0 required")
         if not 0.0 < self.ratio <= 1.0:
             raise ConfigError(f"objective.anneal.ratio must be in (0, 1], got {self.ratio}")
+        for name in ("warmup_fraction", "total_fraction"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"objective.anneal.{name} must be in [0, 1], got {value}")
+        if self.total_fraction == 0.0:
+            raise ConfigError("objective.anneal.total_fraction must be > 0")
 
 
 @dataclass
@@ -253,7 +263,14 @@ class TrainConfig:
     optimizer: Literal["adam", "adamw"] = "adam"
     weight_decay: float = 0.0
     gradient_clip: float | None = None
-    early_stopping_patience: int | None = None  # epochs without val/loss improvement
+    early_stopping_patience: int | None = None  # epochs without improvement of the smoothed val/loss
+    early_stopping_smoothing: float = 0.0  # EMA weight of past epochs in the early-stopping monitor (0 = raw)
+    # "data": max_steps (when -1) and early_stopping_patience (when unset) are derived from the data set's
+    # size before training (seqvae.defaults) and written into run_config.json as values
+    budget: Literal["fixed", "data"] = "fixed"
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"  # cosine: to lr*min_lr_fraction over training
+    min_lr_fraction: float = 0.01
+    max_time: float | None = None  # minutes of wall-clock training; the best checkpoint so far is kept
     accelerator: str = "cpu"
     devices: int | str = 1
     num_nodes: int = 1
@@ -278,8 +295,14 @@ class TrainConfig:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
-        if self.max_epochs < 1 and self.max_steps < 1:
+        if self.max_epochs < 1 and self.max_steps < 1 and self.budget != "data":
             raise ConfigError("train: set max_epochs >= 1 or max_steps >= 1")
+        if not 0.0 <= self.early_stopping_smoothing < 1.0:
+            raise ConfigError(f"train.early_stopping_smoothing must be in [0, 1), got {self.early_stopping_smoothing}")
+        if not 0.0 < self.min_lr_fraction <= 1.0:
+            raise ConfigError(f"train.min_lr_fraction must be in (0, 1], got {self.min_lr_fraction}")
+        if self.max_time is not None and self.max_time <= 0:
+            raise ConfigError(f"train.max_time must be > 0 minutes, got {self.max_time}")
 
 
 @dataclass

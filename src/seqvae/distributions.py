@@ -7,6 +7,7 @@ value per example (or per time step): the event dimension is always the last (fe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -73,6 +74,11 @@ def gaussian_kl_per_dim(q: Distribution, p: Distribution) -> Tensor:
     return kl_divergence(qb, pb)
 
 
+def inverse_softplus(y: float) -> float:
+    """x with softplus(x) = y (y > 0), stable for large and small y."""
+    return y + math.log(-math.expm1(-y))
+
+
 def std_from_raw(raw: Tensor, min_std: float = 1e-4) -> Tensor:
     """Positive standard deviation from an unconstrained network output (softplus + floor)."""
     return F.softplus(raw) + min_std
@@ -89,6 +95,9 @@ class LikelihoodConfig:
     std: float = 0.1  # gaussian: the fixed decoder standard deviation
     std_mode: Literal["feature", "output"] = "feature"  # gaussian-learned: one std per feature, or per output
     min_std: float = 1e-3  # gaussian-learned: floor on the std
+    # gaussian-learned: the std the training starts from (per feature mode: every feature); None = 1.0.
+    # Data-aware defaults set it to the data's residual scale (PPCA's sigma for the latent size)
+    init_std: float | None = None
     bernoulli_features: list[int] = field(default_factory=list)  # gaussian kinds: binary features (e.g. pen state)
 
     def __post_init__(self) -> None:
@@ -96,6 +105,8 @@ class LikelihoodConfig:
             raise ConfigError(f"likelihood.std must be > 0, got {self.std}")
         if self.min_std <= 0:
             raise ConfigError(f"likelihood.min_std must be > 0, got {self.min_std}")
+        if self.init_std is not None and self.init_std <= self.min_std:
+            raise ConfigError(f"likelihood.init_std must be > likelihood.min_std ({self.min_std}), got {self.init_std}")
         if self.bernoulli_features and self.kind not in ("gaussian", "gaussian-learned"):
             raise ConfigError("likelihood.bernoulli_features goes with a gaussian likelihood kind")
         if any(i < 0 for i in self.bernoulli_features) or len(set(self.bernoulli_features)) != len(self.bernoulli_features):
@@ -146,17 +157,20 @@ class GaussianFixedStd(LikelihoodHead):
 class GaussianLearnedStd(LikelihoodHead):
     """Gaussian with a learned std: one trainable value per feature, or predicted per output."""
 
-    def __init__(self, features: int, mode: str = "feature", min_std: float = 1e-3) -> None:
+    def __init__(self, features: int, mode: str = "feature", min_std: float = 1e-3, init_std: float | None = None) -> None:
         super().__init__(features)
         if mode not in ("feature", "output"):
             raise ConfigError(f"likelihood.std_mode must be 'feature' or 'output', got {mode!r}")
         self.mode = mode
         self.min_std = float(min_std)
+        # raw value whose softplus + min_std is the initial std (softplus(0.5413) ~= 1: unit std by default)
+        self.init_raw = 0.5413 if init_std is None else inverse_softplus(float(init_std) - self.min_std)
         if mode == "feature":
-            # softplus(0.5413) + 0 ~= 1: start at unit std
-            self.raw_std = nn.Parameter(torch.full((features,), 0.5413))
+            self.raw_std = nn.Parameter(torch.full((features,), self.init_raw))
         else:
             self.params_per_feature = 2
+            # per-output std: the network's raw output starts near 0, so the bias shifts it to init_raw
+            self.raw_shift = self.init_raw if init_std is not None else 0.0
 
     def forward(self, params: Tensor) -> Distribution:
         if self.mode == "feature":
@@ -164,7 +178,7 @@ class GaussianLearnedStd(LikelihoodHead):
             std = std_from_raw(self.raw_std, self.min_std).expand_as(mean)
         else:
             mean, raw = params.chunk(2, dim=-1)
-            std = std_from_raw(raw, self.min_std)
+            std = std_from_raw(raw + self.raw_shift, self.min_std) if self.raw_shift else std_from_raw(raw, self.min_std)
         return Independent(Normal(mean, std), 1)
 
     def point_from_params(self, params: Tensor) -> Tensor:
@@ -261,13 +275,13 @@ class MixedHead(LikelihoodHead):
 def build_likelihood(cfg: LikelihoodConfig, features: int) -> LikelihoodHead:
     """Construct the head named by ``cfg.kind`` (Gaussian kinds with Bernoulli features when asked)."""
     if cfg.bernoulli_features:
-        inner = LikelihoodConfig(kind=cfg.kind, std=cfg.std, std_mode=cfg.std_mode, min_std=cfg.min_std)
+        inner = LikelihoodConfig(kind=cfg.kind, std=cfg.std, std_mode=cfg.std_mode, min_std=cfg.min_std, init_std=cfg.init_std)
         continuous = features - len(cfg.bernoulli_features)
         return MixedHead(features, list(cfg.bernoulli_features), build_likelihood(inner, max(continuous, 1)))
     if cfg.kind == "gaussian":
         return GaussianFixedStd(features, cfg.std)
     if cfg.kind == "gaussian-learned":
-        return GaussianLearnedStd(features, cfg.std_mode, cfg.min_std)
+        return GaussianLearnedStd(features, cfg.std_mode, cfg.min_std, cfg.init_std)
     if cfg.kind == "bernoulli":
         return BernoulliHead(features)
     if cfg.kind == "categorical":

@@ -24,20 +24,31 @@ def logmeanexp(x: Tensor, dim: int = 0) -> Tensor:
 # --------------------------------------------------------------------------- KL schedules
 
 
-def kl_weight(step: int, anneal: AnnealConfig) -> float:
-    """Multiplier in [start, 1] on β at optimisation ``step`` (0-based)."""
+def schedule_steps(steps: int, fraction: float | None, total_steps: float | None) -> float:
+    """The length of a schedule in optimiser steps: ``fraction`` of ``total_steps`` when both are known,
+    else the fixed ``steps``."""
+    if fraction is not None and total_steps is not None and math.isfinite(total_steps) and total_steps > 0:
+        return fraction * total_steps
+    return float(steps)
+
+
+def kl_weight(step: int, anneal: AnnealConfig, total_steps: float | None = None) -> float:
+    """Multiplier in [start, 1] on β at optimisation ``step`` (0-based); ``total_steps`` (the run's length)
+    turns ``warmup_fraction`` / ``total_fraction`` into steps."""
     if anneal.kind == "constant":
         return 1.0
     if anneal.kind == "linear":
-        if anneal.warmup_steps == 0:
+        warmup = schedule_steps(anneal.warmup_steps, anneal.warmup_fraction, total_steps)
+        if warmup <= 0:
             return 1.0
-        frac = min(1.0, step / anneal.warmup_steps)
+        frac = min(1.0, step / warmup)
         return anneal.start + (1.0 - anneal.start) * frac
     if anneal.kind == "cyclical":
         # Fu et al. 2019: within each cycle ramp linearly for `ratio` of it, then hold at 1.
-        if step >= anneal.total_steps:
+        total = schedule_steps(anneal.total_steps, anneal.total_fraction, total_steps)
+        if step >= total:
             return 1.0
-        period = anneal.total_steps / anneal.cycles
+        period = total / anneal.cycles
         phase = (step % period) / period
         frac = min(1.0, phase / anneal.ratio)
         return anneal.start + (1.0 - anneal.start) * frac
@@ -100,11 +111,12 @@ def importance_log_likelihood(model: VAE, batch: Batch, k: int = 1000, max_rows:
 class Objective:
     """The configured training objective: β-ELBO (annealed, free bits) or IWAE."""
 
-    def __init__(self, config: ObjectiveConfig) -> None:
+    def __init__(self, config: ObjectiveConfig, total_steps: float | None = None) -> None:
         self.config = config
+        self.total_steps = total_steps  # the run's optimiser steps, for schedules given as fractions
 
     def beta(self, step: int) -> float:
-        return self.config.beta * kl_weight(step, self.config.anneal)
+        return self.config.beta * kl_weight(step, self.config.anneal, self.total_steps)
 
     def __call__(self, model: VAE, batch: Batch, step: int = 0) -> dict[str, Tensor]:
         """Per-example terms; ``loss`` is the quantity to minimise (mean over the batch)."""
@@ -118,3 +130,14 @@ class Objective:
         if out.kl_per_dim is not None:
             terms["kl_per_dim"] = out.kl_per_dim.detach()
         return terms
+
+
+@torch.no_grad()
+def posterior_mean_log_likelihood(model: VAE, batch: Batch) -> Tensor | None:
+    """log p(x | z = E[q(z|x)]) per example: the reconstruction term at the posterior mean, ``(B,)``;
+    None for a model whose posterior is not one Gaussian over ``latent_dim`` values."""
+    posterior = model.encode(batch)
+    mean = getattr(posterior, "mean", None)
+    if not isinstance(mean, Tensor) or mean.shape != (len(batch), model.latent_dim):
+        return None
+    return model.log_likelihood(model.decode(mean, batch), batch)

@@ -188,9 +188,15 @@ class VAEModule(L.LightningModule):
         self.log_dict(values, on_epoch=True)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        from seqvae.objectives import posterior_mean_log_likelihood
+
         terms = self.objective(self.model, batch, self.global_step)
         loss = (terms["recon"] + self.objective.config.beta * terms["kl"]).mean()
-        self._val_means.add(self._terms("val", terms, loss), len(batch))
+        values = self._terms("val", terms, loss)
+        at_mean = posterior_mean_log_likelihood(self.model, batch)  # val/recon_mean: -log p(x | z = posterior mean)
+        if at_mean is not None:
+            values["val/recon_mean"] = -at_mean.mean()
+        self._val_means.add(values, len(batch))
         self._val_mu.append(terms["mu"].reshape(len(batch), -1))
         if "kl_per_dim" in terms:
             self._val_kl.append(terms["kl_per_dim"].reshape(len(batch), -1))
@@ -221,10 +227,33 @@ class VAEModule(L.LightningModule):
         if "cuda" in rng and torch.cuda.is_available() and len(rng["cuda"]) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(rng["cuda"])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
+        from seqvae.defaults import total_training_steps
+
         cfg = self.train_config
         cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-        return cls(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = cls(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # the run's length in optimiser steps: schedules given as fractions of training are measured in it
+        total = total_training_steps(self.trainer)
+        self.objective.total_steps = total
+        if hasattr(self.model, "set_total_steps"):
+            self.model.set_total_steps(total)
+        if getattr(self.model.config, "init", None) == "pca" and self.trainer.ckpt_path is None:
+            # data-derived initialisation (fresh runs only; a resume restores its weights)
+            if self.trainer.train_dataloader is None:
+                self.trainer.fit_loop.setup_data()
+            self.model.init_from_data(self.trainer.train_dataloader.dataset)
+        min_lr = cfg.lr * cfg.min_lr_fraction
+        if cfg.lr_schedule == "cosine" and total:
+            cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(total)), eta_min=min_lr)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+        if cfg.lr_schedule == "plateau":
+            monitor = getattr(self.trainer.checkpoint_callback, "monitor", None) or "val/loss"
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=0.5, patience=max(2, (cfg.early_stopping_patience or 10) // 3), min_lr=min_lr
+            )
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": monitor, "interval": "epoch"}}
+        return optimizer
 
 
 def _total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
@@ -551,7 +580,16 @@ def build_trainer(
         )
     ]
     if cfg.early_stopping_patience is not None:
-        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.early_stopping_patience))
+        from seqvae.defaults import SmoothedEarlyStopping
+
+        callbacks.append(SmoothedEarlyStopping(monitor=monitor, mode="min", patience=cfg.early_stopping_patience,
+                                               smoothing=cfg.early_stopping_smoothing))
+    if cfg.max_time is not None:  # wall-clock cap (what Trainer(max_time=...) adds)
+        from datetime import timedelta
+
+        from lightning.pytorch.callbacks import Timer
+
+        callbacks.append(Timer(duration=timedelta(minutes=cfg.max_time), interval="step"))
     rich = _rich_progress(cfg)
     callbacks.append(_ProgressBar(leave=True) if rich else _EpochLines())
     return L.Trainer(
@@ -689,6 +727,9 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     # read_lightning_checkpoint refuses, before Lightning opens it, anything but tensors and plain values;
     # the log keeps the rows of the epochs the checkpoint holds (its "epoch" counts from 0)
     resume_epoch = int(read_lightning_checkpoint(last).get("epoch", -1)) + 1 if resume else None
+    from seqvae.defaults import apply_data_defaults
+
+    cfg, bundle = apply_data_defaults(cfg, bundle)  # model.kind=auto, train.budget=data: values from the data
     if rank_zero_only.rank == 0:  # DDP launches copies of this process; only the first one writes
         if not resume:
             _clear_previous_run(out)
@@ -766,6 +807,9 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     }
     if main:
         write_json_atomic(out / "train_summary.json", summary)
+        from seqvae.defaults import warn_unfinished_schedules
+
+        warn_unfinished_schedules(cfg, int(trainer.global_step), module.objective.total_steps)
         if has_val and module.kl_per_dim and module.n_active == 0:
             kl = ", ".join(f"{v:.3g}" for v in module.kl_per_dim)
             warnings.warn(

@@ -8,6 +8,7 @@ model.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -171,8 +172,16 @@ def expand_model_preset(raw: dict[str, Any]) -> dict[str, Any]:
         known = ", ".join(sorted(MODEL_PRESETS))
         raise ConfigError(f"model.preset {name!r} is not a known model preset; choose one of: {known}")
     rest = {k: v for k, v in raw.items() if k != "preset"}
-    if "kind" in rest and rest["kind"] != MODEL_PRESETS[name]["kind"]:
-        raise ConfigError(f"model.preset {name!r} is a {MODEL_PRESETS[name]['kind']} model, but model.kind is {rest['kind']!r}")
+    kind = rest.get("kind")
+    if kind is not None and kind != MODEL_PRESETS[name]["kind"]:
+        # model.kind overrides the preset's model (e.g. --set model.kind=vrae on a stacked-lstm preset): the
+        # settings of the preset and the config that the new kind has are kept, the others dropped
+        if kind not in MODEL_REGISTRY:
+            known = ", ".join(sorted(MODEL_REGISTRY))
+            raise ConfigError(f"model.kind {kind!r} is not a known model; choose one of: {known}")
+        valid = {f.name for f in dataclasses.fields(MODEL_REGISTRY[kind].config_class)}
+        merged = deep_merge(MODEL_PRESETS[name], rest)
+        return {k: v for k, v in merged.items() if k in valid}
     return deep_merge(MODEL_PRESETS[name], rest)
 
 
