@@ -39,7 +39,7 @@ def test_train_writes_an_exported_run(run_dir: Path) -> None:
     config = json.loads((run_dir / "config.json").read_text())
     assert config["seed"] == 3 and config["train"]["max_epochs"] == 3  # laid out as run_config.json
     run_config = json.loads((run_dir / "run_config.json").read_text())
-    assert {k: config[k] for k in run_config if k != "model"} == {k: v for k, v in run_config.items() if k != "model"}
+    assert {k: config[k] for k in run_config} == run_config  # + format, version, kind, features, model_config
 
 
 def test_evaluate_orders_the_bounds(run_dir: Path) -> None:
@@ -243,8 +243,9 @@ def test_config_json_has_the_run_sections_on_top_and_old_exports_still_load(run_
     old = tmp_path / "old"
     shutil.copytree(run_dir, old)
     config = json.loads((old / "config.json").read_text())
-    sections = ("seed", "data", "objective", "train", "eval")
-    nested = {k: v for k, v in config.items() if k not in sections}
-    nested["run"] = {**{k: config[k] for k in sections}, "model": config["model"]}  # the layout before
+    sections = ("seed", "data", "model", "objective", "train", "eval")
+    nested = {k: v for k, v in config.items() if k not in sections and k != "model_config"}
+    nested["model"] = config["model_config"]  # the layout before: the built model's config, the run nested
+    nested["run"] = {k: config[k] for k in sections}
     (old / "config.json").write_text(json.dumps(nested))
     assert load_run(old).run == new.run

@@ -284,7 +284,7 @@ def test_trained_sequence_model_reloads_and_speaks_data_units(seq_run, tmp_path:
     out, data, seqs = seq_run
     loaded = load_run(out)
     assert loaded.model.kind == "vrae" and loaded.normalizer is not None
-    assert json.loads((out / "config.json").read_text())["run"]["data"]["path"] == str(data)
+    assert json.loads((out / "config.json").read_text())["data"]["path"] == str(data)
     # samples: the written x is the normaliser's inverse of the model's own generation
     invoke("sample", str(out), "-n", "4", "--length", "12", "--out", str(tmp_path / "s.npz"), "--seed", "3")
     written = np.load(tmp_path / "s.npz")

@@ -7,6 +7,7 @@ a :class:`CheckpointError` saying what was found and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,12 @@ def export_model(model: VAE, out_dir: str | Path, run: RunConfig | None = None, 
         "kind": model.kind,
         "features": model.features,
         "model": model.config_dict(),
-        "run": to_dict(run) if run is not None else None,
     }
+    if run is not None:
+        # the run's sections at the top, laid out as in run_config.json (seed, data, model, objective, train,
+        # eval); the model as built (presets expanded) is then "model_config", which is what rebuilds it
+        config["model_config"] = config.pop("model")
+        config.update(to_dict(run))
     write_json_atomic(out / CONFIG, config)
     norm_path = out / NORMALIZER
     if normalizer is not None:
@@ -63,6 +68,16 @@ def export_model(model: VAE, out_dir: str | Path, run: RunConfig | None = None, 
     elif norm_path.exists():
         norm_path.unlink()
     return out
+
+
+def _run_sections(config: dict[str, Any]) -> dict[str, Any] | None:
+    """The run config inside a config.json: its top-level sections, or the ``run`` mapping older exports nest
+    them in; None for a model exported without a run."""
+    if config.get("run") is not None:  # written before the sections moved to the top
+        return config["run"]
+    if "model_config" not in config:  # a model exported without its run
+        return None
+    return {f.name: config[f.name] for f in dataclasses.fields(RunConfig) if f.name in config}
 
 
 def _refuse_if_pickle(path: Path) -> None:
@@ -127,7 +142,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedMode
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights}: not a valid safetensors file ({exc})") from exc
     try:
-        model = build_model(config["model"], int(config["features"]))
+        model = build_model(config.get("model_config", config["model"]), int(config["features"]))
     except (ConfigError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{root / CONFIG}: cannot rebuild the model ({exc})") from exc
     expected = model.state_dict()
@@ -146,9 +161,10 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedMode
     model.load_state_dict(state)
     model.to(device).eval()
     run = None
-    if config.get("run") is not None:
+    raw_run = _run_sections(config)
+    if raw_run is not None:
         try:
-            run = from_dict(RunConfig, config["run"])
+            run = from_dict(RunConfig, raw_run)
         except ConfigError as exc:
             raise CheckpointError(f"{root / CONFIG}: run config is invalid ({exc})") from exc
     normalizer = None
