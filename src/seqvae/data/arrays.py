@@ -171,19 +171,14 @@ class Normalizer:
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Random train/val/test split of ``n`` examples, reproducible from ``seed``."""
+    """Random train/val/test split of ``n`` examples, reproducible from ``seed``: the split of
+    :func:`~seqvae.data.sequences.split_by_id` with each row's index as its id, so a file read as vectors
+    splits as the same file read as sequences (whose ids are also their positions unless the file names them)."""
     if n < 3 and (val_fraction > 0 or test_fraction > 0):
         raise DataError(f"need at least 3 examples to split into train/val/test, got {n}")
-    order = np.random.default_rng(seed).permutation(n)
-    n_test = int(round(n * test_fraction)) if test_fraction > 0 else 0
-    n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
-    n_test = max(n_test, 1) if test_fraction > 0 else 0
-    n_val = max(n_val, 1) if val_fraction > 0 else 0
-    return {
-        "test": np.sort(order[:n_test]),
-        "val": np.sort(order[n_test : n_test + n_val]),
-        "train": np.sort(order[n_test + n_val :]),
-    }
+    from seqvae.data.sequences import split_by_id  # sequences.py imports this module
+
+    return split_by_id([str(i) for i in range(n)], val_fraction, test_fraction, seed)
 
 
 def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:

@@ -269,6 +269,8 @@ class VRAEConfig(RecurrentConfig):
     teacher_forcing: float = 0.0
     teacher_forcing_schedule: Literal["constant", "linear", "inverse-sigmoid"] = "constant"
     teacher_forcing_steps: int = 1000
+    # when set, the schedule's length as a fraction of the run's optimiser steps (replaces teacher_forcing_steps)
+    teacher_forcing_fraction: float | None = None
     # the decoder stops computing for sequences that have ended (the batch shrinks as they end); the
     # outputs on real steps are those of the full padded computation, padded steps are zeros
     skip_finished: bool = True
@@ -280,11 +282,16 @@ class VRAEConfig(RecurrentConfig):
             raise ConfigError(f"model.teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
         if self.teacher_forcing_steps < 1:
             raise ConfigError(f"model.teacher_forcing_steps must be >= 1, got {self.teacher_forcing_steps}")
+        if self.teacher_forcing_fraction is not None and not 0.0 < self.teacher_forcing_fraction <= 1.0:
+            raise ConfigError(f"model.teacher_forcing_fraction must be in (0, 1], got {self.teacher_forcing_fraction}")
 
 
-def teacher_forcing_probability(cfg: VRAEConfig, step: int) -> float:
-    """Probability of feeding the true previous step at optimiser ``step`` under the configured schedule."""
-    p0, k = cfg.teacher_forcing, cfg.teacher_forcing_steps
+def teacher_forcing_probability(cfg: VRAEConfig, step: int, total_steps: float | None = None) -> float:
+    """Probability of feeding the true previous step at optimiser ``step`` under the configured schedule;
+    ``total_steps`` (the run's length) turns ``teacher_forcing_fraction`` into steps."""
+    p0, k = cfg.teacher_forcing, float(cfg.teacher_forcing_steps)
+    if cfg.teacher_forcing_fraction is not None and total_steps is not None and math.isfinite(total_steps) and total_steps > 0:
+        k = max(1.0, cfg.teacher_forcing_fraction * total_steps)
     if cfg.teacher_forcing_schedule == "linear":
         return p0 * max(0.0, 1.0 - step / k)
     if cfg.teacher_forcing_schedule == "inverse-sigmoid":
@@ -309,6 +316,7 @@ class VRAE(RecurrentVAE):
         self.out = nn.Linear(hidden, self.head.num_params)
         self.start = nn.Parameter(torch.zeros(features))  # the input before the first step
         self.teacher_forcing_now = config.teacher_forcing
+        self.total_steps: float | None = None
         # a weightless template of the stacked cells as one cuDNN / oneDNN-style RNN, called with the cells'
         # parameters (torch.func.functional_call); kept in a tuple so it is no submodule and owns no state
         rnn_cls = _CELLS[config.cell][0]
@@ -316,7 +324,11 @@ class VRAE(RecurrentVAE):
 
     def on_train_step(self, step: int) -> None:
         """Called by the trainer before each optimiser step: advance the scheduled-sampling schedule."""
-        self.teacher_forcing_now = teacher_forcing_probability(self.config, step)
+        self.teacher_forcing_now = teacher_forcing_probability(self.config, step, self.total_steps)
+
+    def set_total_steps(self, total: float | None) -> None:
+        """The run's length in optimiser steps (for ``teacher_forcing_fraction``), set when training starts."""
+        self.total_steps = total
 
     def _targets(self, batch: Batch) -> Tensor | None:
         return self._check(batch)[0] if self.teacher_forcing_now > 0 else None
