@@ -14,8 +14,10 @@ Two models, each trained for whole epochs on data held in memory:
 Sides (seqvae and plain start from the same initial weights for a given seed):
 
 * ``seqvae``: :func:`seqvae.training.fit`, the path ``seqvae train --no-progress`` takes: Lightning
-  Trainer, DataLoader, per-epoch validation (means, active units), CSV logging, best + last
-  checkpoints every epoch, best weights reloaded and exported as safetensors at the end.
+  Trainer, DataLoader, per-epoch validation (means, active units), CSV logging, one progress line per
+  epoch, best + last checkpoints (kept in memory after every epoch and written at most every
+  ``train.checkpoint_every_seconds``, default 30 s, and at the end; ``--checkpoint-every 0`` writes them
+  after every epoch as before), best weights reloaded and exported as safetensors at the end.
 * ``plain``: a hand-written loop over the *same* ``nn.Module`` (so the arithmetic is identical and
   only the training machinery differs): batches sliced from the in-memory tensors (a ``randperm``
   per epoch; :class:`LengthBucketSampler` index lists for the VRAE, the batches seqvae's loader
@@ -117,18 +119,25 @@ def digits_bundle() -> DataBundle:
     return bundle_arrays(values, {"digit": digits.target}, val_fraction=0.1, test_fraction=0.2, normalize=False, seed=0)
 
 
+CHECKPOINT_EVERY: float | None = None  # --checkpoint-every: train.checkpoint_every_seconds (None: the default)
+
+
 def mlp_config(seed: int, epochs: int, batch: int) -> RunConfig:
+    train = {"max_epochs": epochs, "batch_size": batch, "lr": 1e-3, "optimizer": "adam", "progress_bar": False}
+    if CHECKPOINT_EVERY is not None:
+        train["checkpoint_every_seconds"] = CHECKPOINT_EVERY
     return load_run_config(base={
         "seed": seed,
         "model": {"kind": "mlp", "latent_dim": 8, "hidden": [256, 256], "likelihood": {"kind": "bernoulli"}},
         "objective": {"kind": "elbo", "beta": 1.0, "anneal": {"kind": "constant"}},
-        "train": {"max_epochs": epochs, "batch_size": batch, "lr": 1e-3, "optimizer": "adam", "progress_bar": False},
+        "train": train,
     })
 
 
 def vrae_config(seed: int, epochs: int, shots: int) -> RunConfig:
+    extra = [] if CHECKPOINT_EVERY is None else [f"train.checkpoint_every_seconds={CHECKPOINT_EVERY}"]
     return load_run_config("basketball", [f"seed={seed}", f"train.max_epochs={epochs}", "train.progress_bar=false",
-                                          f"data.params.n={shots}"])
+                                          f"data.params.n={shots}", *extra])
 
 
 def vrae_bundle(shots: int) -> DataBundle:
@@ -668,6 +677,9 @@ def main() -> None:
     parser.add_argument("--ablate-epochs", type=int, default=30)
     parser.add_argument("--ablate-repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--checkpoint-every", type=float, default=None,
+                        help="train.checkpoint_every_seconds of the seqvae side (default: the config's, 30 s; "
+                             "0 writes checkpoints after every epoch, as before that setting existed)")
     args = parser.parse_args()
     q = args.quick
     args.seeds = args.seeds if args.seeds is not None else ([0] if q else [0, 1, 2])
@@ -678,6 +690,8 @@ def main() -> None:
     args.vrae_k = args.vrae_k or (20 if q else 1000)
     args.vrae_nll_limit = args.vrae_nll_limit or (32 if q else 64)
     args.pythae = args.pythae and HAVE_PYTHAE
+    global CHECKPOINT_EVERY
+    CHECKPOINT_EVERY = args.checkpoint_every
     torch.set_num_threads(args.threads)
     # Lightning turns this on for train.deterministic (the default) and leaves it on: same for every side
     torch.use_deterministic_algorithms(True)
