@@ -275,9 +275,17 @@ class VRAEConfig(RecurrentConfig):
     # outputs on real steps are those of the full padded computation, padded steps are zeros
     skip_finished: bool = True
     fused_teacher_forcing: bool = True
+    # word dropout (Bowman et al. 2016): while training, each decoder input (the previous step, true or the
+    # model's own) is replaced by zeros with this probability, so the decoder must carry the sequence from z
+    input_dropout: float = 0.0
+    # false: a non-autoregressive decoder (no feedback, in training and generation alike): every step reads
+    # the same learned input and the sequence comes from z (the initial state) alone, so z cannot be ignored
+    autoregressive: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not 0.0 <= self.input_dropout <= 1.0:
+            raise ConfigError(f"model.input_dropout must be in [0, 1], got {self.input_dropout}")
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise ConfigError(f"model.teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
         if self.teacher_forcing_steps < 1:
@@ -331,7 +339,7 @@ class VRAE(RecurrentVAE):
         self.total_steps = total
 
     def _targets(self, batch: Batch) -> Tensor | None:
-        return self._check(batch)[0] if self.teacher_forcing_now > 0 else None
+        return self._check(batch)[0] if self.teacher_forcing_now > 0 and self.config.autoregressive else None
 
     def initial_state(self, z: Tensor) -> list[tuple[Tensor, ...]]:
         """Per decoder layer: (tanh h0, c0) for an LSTM, (tanh h0,) for a GRU, all linear in z."""
@@ -342,10 +350,18 @@ class VRAE(RecurrentVAE):
             states.append((h, parts[i * self.state_size + 1]) if self.state_size == 2 else (h,))
         return states
 
-    def _fused_decode(self, z: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """Teacher-forced decoding as one multi-layer RNN call (inputs: start, then the true steps)."""
-        n = len(targets)
-        inputs = torch.cat([self.start.expand(n, 1, -1), targets[:, :-1]], dim=1)
+    def _fused_decode(self, z: Tensor, targets: Tensor | None, steps: int = 0) -> tuple[Tensor, Tensor]:
+        """Teacher-forced decoding as one multi-layer RNN call (inputs: start, then the true steps); without
+        ``targets`` (the non-autoregressive decoder) every one of ``steps`` inputs is the start vector."""
+        n = len(z)
+        if targets is None:
+            inputs = self.start.expand(n, steps, -1)
+        else:
+            fed = targets[:, :-1]
+            if self.training and self.config.input_dropout > 0:
+                keep = torch.rand(fed.shape[:2], device=fed.device) >= self.config.input_dropout
+                fed = fed * keep[..., None].to(fed.dtype)
+            inputs = torch.cat([self.start.expand(n, 1, -1), fed], dim=1)
         states = self.initial_state(z)
         hx: Tensor | tuple[Tensor, Tensor] = torch.stack([st[0] for st in states])
         if self.state_size == 2:
@@ -363,6 +379,8 @@ class VRAE(RecurrentVAE):
     def _decode_params(
         self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
+        if not self.config.autoregressive:
+            return self._fused_decode(z, None, steps)
         if targets is not None and self.teacher_forcing_now >= 1.0 and self.config.fused_teacher_forcing:
             return self._fused_decode(z, targets)
         n = len(z)
@@ -399,6 +417,11 @@ class VRAE(RecurrentVAE):
                 if order is not None:
                     use_truth = use_truth[order]
                 prev = torch.where(use_truth[:m], targets[:m, t], prev)
+            if self.training and self.config.input_dropout > 0:
+                drop = torch.rand(n, 1, device=z.device) < self.config.input_dropout
+                if order is not None:
+                    drop = drop[order]
+                prev = torch.where(drop[:m], torch.zeros((), dtype=prev.dtype, device=prev.device), prev)
         params_all, hidden_all = torch.stack(params_out, 1), torch.stack(hidden_out, 1)
         if order is not None:
             inverse = torch.empty_like(order)
@@ -420,6 +443,9 @@ class StackedLSTMConfig(RecurrentConfig):
     hidden: int = 128
     layers: int = 2
     latent_dim: int = 16
+    # source 001's last layer: an RNN whose hidden size is the number of likelihood parameters (a bottleneck
+    # of tanh-bounded units that must carry the whole output); false: a linear map from the decoder RNN
+    output_rnn: bool = True
 
 
 @register_model
@@ -433,7 +459,11 @@ class StackedLSTMVAE(RecurrentVAE):
         super().__init__(config, features)
         rnn_cls = _CELLS[config.cell][0]
         self.decoder = rnn_cls(config.latent_dim, config.dec_hidden, num_layers=config.dec_layers, batch_first=True)
-        self.to_output = rnn_cls(config.dec_hidden, self.head.num_params, batch_first=True)
+        self.to_output: nn.Module = (
+            rnn_cls(config.dec_hidden, self.head.num_params, batch_first=True)
+            if config.output_rnn
+            else nn.Linear(config.dec_hidden, self.head.num_params)
+        )
         self.out_scale = nn.Parameter(torch.ones(self.head.num_params))
         self.out_shift = nn.Parameter(torch.zeros(self.head.num_params))
 
@@ -441,7 +471,8 @@ class StackedLSTMVAE(RecurrentVAE):
         self, z: Tensor, steps: int, targets: Tensor | None, lengths: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         hidden, _ = self.decoder(z[:, None, :].expand(-1, steps, -1))
-        out, _ = self.to_output(hidden)
+        out = self.to_output(hidden)
+        out = out[0] if isinstance(out, tuple) else out
         return out * self.out_scale + self.out_shift, hidden
 
 

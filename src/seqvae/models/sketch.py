@@ -67,6 +67,9 @@ class StrokeMDNConfig:
     max_length: int = 100  # steps generated when no length is given
     end_of_sequence: bool = False  # lengths are given; there is no stop/end-of-sketch head
     dropout: float = 0.0  # between stacked encoder layers, and on the decoder's outputs (one mask per sequence)
+    # word dropout (Bowman et al. 2016): while training, each teacher-forced input (the previous step) is
+    # replaced by zeros with this probability, so the decoder has to take where it is from z
+    input_dropout: float = 0.0
     min_posterior_std: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -80,6 +83,8 @@ class StrokeMDNConfig:
             raise ConfigError(f"model.max_rho must be in (0, 1), got {self.max_rho}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.input_dropout <= 1.0:
+            raise ConfigError(f"model.input_dropout must be in [0, 1], got {self.input_dropout}")
         if self.end_of_sequence:
             raise ConfigError(
                 "model.end_of_sequence: stroke-mdn has no end-of-sequence head; lengths come from the data "
@@ -163,6 +168,9 @@ class StrokeMDNVAE(VAE):
         if len(x) != len(z):
             raise ValueError(f"decode got {len(z)} latent codes for a batch of {len(x)} sequences")
         prev = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
+        p = self.config.input_dropout
+        if self.training and p > 0:
+            prev = prev * (torch.rand(prev.shape[:2], device=prev.device) >= p)[..., None].to(prev.dtype)
         params, _ = self._step_params(z, prev, self.initial_state(z), self._dropout_mask(z))
         return self.head(params)
 
