@@ -249,3 +249,10 @@ def test_config_json_has_the_run_sections_on_top_and_old_exports_still_load(run_
     nested["run"] = {k: config[k] for k in sections}
     (old / "config.json").write_text(json.dumps(nested))
     assert load_run(old).run == new.run
+
+
+def test_failed_experiment_leaves_nothing_behind(tmp_path: Path) -> None:
+    out = tmp_path / "strokes"
+    result = runner.invoke(app, ["experiment", "strokes", "--out", str(out), "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2 and "nowhere" in result.output
+    assert not out.exists()

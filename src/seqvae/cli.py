@@ -81,14 +81,14 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def _remove_failed_run(run_dir: Path, existed: bool, exc: Exception) -> None:
-    """A failed ``train`` leaves nothing behind: the run directory goes if this command created it and no
-    checkpoint was written into it (an interrupted or diverged run keeps its checkpoints to resume from)."""
+    """A failed ``train`` or ``experiment`` leaves nothing behind: the run directory goes if this command created
+    it and no checkpoint was written into it (an interrupted or diverged run keeps its checkpoints to resume from)."""
     if existed or not run_dir.is_dir():
         return
     training = sys.modules.get("seqvae.training")
     if training is not None and isinstance(exc, training.TrainingInterrupted):
         return
-    if any((run_dir / "checkpoints").glob("*.ckpt")):
+    if any(run_dir.rglob("*.ckpt")):  # an experiment's runs are in subdirectories
         return
     shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -368,9 +368,11 @@ def experiment(
         Console().print(table)
         return
     out_dir = out or Path("runs") / name
+    existed = out_dir.exists()
     try:
         metrics = run_experiment(name, out_dir, seed, overrides or [], preset, progress, data)
     except SeqVAEError as exc:
+        _remove_failed_run(out_dir, existed, exc)
         _fail(exc)
     if not metrics:  # an extra process of a multi-process run
         return
