@@ -70,7 +70,7 @@ def read_epoch_metrics(metrics_csv: str | Path) -> dict[str, dict[int, float]]:
     """Lightning CSVLogger output as ``{column: {epoch: value}}`` (rows without a value skipped)."""
     path = Path(metrics_csv)
     if not path.is_file():
-        raise FileNotFoundError(f"metrics file {path} does not exist")
+        raise FileNotFoundError(f"{path}: no such file or directory")
     out: dict[str, dict[int, float]] = {}
     with path.open(newline="") as fh:
         for row in csv.DictReader(fh):

@@ -819,7 +819,7 @@ def read_sportvu(
     moments_path, events_path = Path(moments), Path(events)
     for path in (moments_path, events_path):
         if not path.is_file():
-            raise DataError(f"{path}: {'is a directory, expected a file' if path.is_dir() else 'no such file'}")
+            raise DataError(f"{path}: {'is a directory, expected a file' if path.is_dir() else 'no such file or directory'}")
     sources = (str(moments_path), str(events_path))
     tracked = _load_moments(moments_path)
     shots, columns = _load_events(events_path)

@@ -55,7 +55,7 @@ def _universe(mda: Any, topology: str | Path, trajectory: str | Path | list[str 
         paths += [Path(p) for p in (trajectory if isinstance(trajectory, (list, tuple)) else [trajectory])]
     for p in paths:
         if not p.is_file():
-            raise DataError(f"molecular trajectory: no such file {p}")
+            raise DataError(f"{p}: no such file or directory" if not p.exists() else f"{p}: is a directory, expected a file")
     try:
         if trajectory is None:
             return mda.Universe(str(paths[0]))

@@ -360,7 +360,7 @@ def load_dataset(path: str | os.PathLike) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
     except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
+        raise DataError(f"{path}: no such file or directory") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable .npz data set ({exc})") from exc
     missing = [k for k in REQUIRED_KEYS if k not in data]
