@@ -65,6 +65,9 @@ def test_a_resumed_log_holds_the_earlier_epochs_from_its_start(tmp_path: Path) -
     assert [r["epoch"] for r in read_epochs(logs / "metrics.csv")] == [1.0, 2.0, 3.0]
     _RunCSVLogger(tmp_path).experiment  # a fresh run starts an empty log
     assert not (logs / "metrics.csv").exists()
+    (logs / "metrics.csv").write_text("epoch,step,val/loss\n0,3,1.0\n1,6,0.5\n2,9,0.25\n")  # an older run's log, from 0
+    _ = _RunCSVLogger(tmp_path, keep_through_epoch=2).experiment
+    assert [(r["epoch"], r["val/loss"]) for r in read_epochs(logs / "metrics.csv")] == [(1.0, 1.0), (2.0, 0.5)]
 
 
 def test_checkpoints_are_written_at_the_end_not_every_epoch_with_the_same_result(

@@ -502,6 +502,8 @@ class _RunWriter(ExperimentWriter):
     def _check_log_dir_exists(self) -> None:  # called by __init__, where Lightning deletes an old file
         path = Path(self.metrics_file_path)
         keys, rows = _read_csv_log(path)
+        if any(_row_epoch(r) == 0 for r in rows):  # written by a seqvae that counted epochs from 0
+            rows = [{**r, "epoch": str(_row_epoch(r) + 1)} if _row_epoch(r) is not None else r for r in rows]
         limit = self._keep_through_epoch
         rows = [r for r in rows if limit is not None and _row_epoch(r) is not None and _row_epoch(r) <= limit]
         if not rows:
