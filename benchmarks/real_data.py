@@ -460,6 +460,9 @@ def _commit() -> str:
     if not dirty.strip():
         return head.strip()
     diff = subprocess.run(["git", "diff", "HEAD", "--", "src"], cwd=ROOT, capture_output=True, check=False).stdout
+    for line in sorted(dirty.splitlines()):  # untracked files are not in the diff: hash their contents too
+        if line.startswith("??") and (ROOT / line[3:]).is_file():
+            diff += line.encode() + (ROOT / line[3:]).read_bytes()
     files = len(dirty.strip().splitlines())
     return f"{head.strip()} + uncommitted changes to {files} files in src/ (diff sha1 {hashlib.sha1(diff).hexdigest()[:10]})"
 
