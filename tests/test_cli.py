@@ -256,3 +256,20 @@ def test_failed_experiment_leaves_nothing_behind(tmp_path: Path) -> None:
     result = runner.invoke(app, ["experiment", "strokes", "--out", str(out), "--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "nowhere" in result.output
     assert not out.exists()
+
+
+def test_a_relative_data_path_is_found_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`train --data rel.csv` stores the absolute path, so `encode RUN` without --data works from elsewhere."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "a" / "points.csv", rng.normal(size=(120, 3)), delimiter=",", header="x,y,z", comments="")
+    monkeypatch.chdir(tmp_path / "a")
+    invoke("train", "--config", "mlp-gaussian-mixture", "--data", "points.csv", "--out", str(tmp_path / "run"),
+           "--set", "train.max_epochs=1", "--no-progress")
+    stored = json.loads((tmp_path / "run" / "run_config.json").read_text())["data"]["path"]
+    assert Path(stored) == (tmp_path / "a" / "points.csv").resolve()
+    monkeypatch.chdir(tmp_path / "b")
+    invoke("encode", str(tmp_path / "run"), "--out", str(tmp_path / "z.npz"))
+    with np.load(tmp_path / "z.npz") as z:
+        assert z["mean"].shape[0] == 120

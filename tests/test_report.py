@@ -191,3 +191,16 @@ def test_report_renders_in_headless_chromium_without_network(basketball_run: Pat
     differs = np.abs(pixels - background).max(-1) > 0.1
     assert differs.mean() > 0.05  # not a blank page: text, tables and figures cover part of it
     assert len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 200  # figures, not one colour
+
+
+def test_run_metrics_keep_seqvae_evaluate_results_next_to_an_experiments(tmp_path: Path) -> None:
+    """`seqvae evaluate` writes evaluation.json beside an experiment's metrics.json; report and compare show both."""
+    from seqvae.report import run_metrics
+
+    (tmp_path / "metrics.json").write_text(json.dumps({"summary": {"r2": 0.9}, "config": {"seed": 1}}))
+    (tmp_path / "train_summary.json").write_text(json.dumps({"epochs": 3}))
+    (tmp_path / "evaluation.json").write_text(json.dumps({"elbo": -12.5, "split": "test"}))
+    assert run_metrics(tmp_path) == {"summary": {"r2": 0.9}, "train": {"epochs": 3},
+                                     "evaluation": {"elbo": -12.5, "split": "test"}}
+    keys, columns = compare_runs([tmp_path, tmp_path], everything=True)
+    assert columns[str(tmp_path)]["evaluation.elbo"] == -12.5 and "evaluation.elbo" in keys

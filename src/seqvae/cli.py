@@ -127,7 +127,8 @@ def train(
             if data is None:
                 raise ConfigError("train needs --config, or --data FILE alone for defaults derived from the data")
             config = "auto"  # model, output scale and budget from the data (seqvae.defaults)
-        extra = ["data.kind=file", f"data.path={data}", "data.params={}"] if data is not None else []
+        # stored absolute: the run's own data stay found from any directory (encode, reconstruct, report, resume)
+        extra = ["data.kind=file", f"data.path={data.resolve()}", "data.params={}"] if data is not None else []
         extra += list(overrides or [])
         if seed is not None:
             extra.append(f"seed={seed}")

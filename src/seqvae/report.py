@@ -130,12 +130,16 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def run_metrics(run_dir: Path) -> dict[str, Any]:
-    """A run's numbers: its metrics.json (without the config) and train_summary.json under ``train``."""
+    """A run's numbers: its metrics.json (without the config), train_summary.json under ``train`` and
+    ``seqvae evaluate``'s evaluation.json under ``evaluation``."""
     metrics = dict(_read_json(run_dir / "metrics.json") or {})
     metrics.pop("config", None)
     summary = _read_json(run_dir / "train_summary.json")
     if summary is not None and "train" not in metrics:
         metrics["train"] = summary
+    evaluation = _read_json(run_dir / "evaluation.json")  # seqvae evaluate's own file
+    if evaluation is not None and "evaluation" not in metrics:
+        metrics["evaluation"] = evaluation
     return metrics
 
 
