@@ -260,7 +260,14 @@ def test_build_dataset_shapes_states_on_paths_and_round_trip(tmp_path):
         assert np.max(_distance_to_polyline(states, path)) < 1e-12
         assert np.all(problem.world.point_free(states))
     # exact round trip
-    file = save_dataset(tmp_path / "plan.npz", data)
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        file = save_dataset(tmp_path / "plan.npz", data)
+    finally:
+        os.umask(umask)
+    assert file.stat().st_mode & 0o777 == 0o644  # the umask's mode, not mkstemp's private 0600
     back = load_dataset(file)
     assert set(back) == set(data)
     for key in data:

@@ -47,7 +47,6 @@ as the planner budget is an iteration count (``solve_time=None``).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +62,7 @@ from seqvae.data.planning import (
     unstack_worlds,
 )
 from seqvae.errors import ConfigError, DataError
+from seqvae.io import atomic_path
 from seqvae.planning.ompl_planner import Problem, point_optimal_cost, shortest_path
 
 KINDS = ("narrow", "rectangles", "arm")
@@ -341,15 +341,9 @@ def save_dataset(path: str | os.PathLike, data: dict[str, np.ndarray]) -> Path:
     bad = [k for k, v in arrays.items() if v.dtype == object]
     if bad:
         raise DataError(f"{path}: keys {bad} are object arrays (they would need pickle)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_path(path) as tmp:  # the umask's mode, like every other output
+        with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
