@@ -15,7 +15,7 @@ from seqvae.config import AnnealConfig, load_run_config
 from seqvae.data.arrays import bundle_arrays, split_indices
 from seqvae.data.batch import Batch
 from seqvae.data.readers import write_sequences_npz
-from seqvae.data.sequences import split_by_id
+from seqvae.data.sequences import resample_linear, split_by_id
 from seqvae.defaults import (
     SmoothedEarlyStopping,
     apply_data_defaults,
@@ -27,7 +27,7 @@ from seqvae.defaults import (
 )
 from seqvae.models import build_model, parse_model_config
 from seqvae.models.linear import LinearGaussianConfig, LinearGaussianVAE
-from seqvae.models.mlp import interpolation_matrix
+from seqvae.models.mlp import interpolate_steps
 from seqvae.models.recurrent import VRAEConfig, teacher_forcing_probability
 from seqvae.objectives import kl_weight
 
@@ -198,15 +198,14 @@ def test_vectors_and_sequences_of_one_file_split_alike() -> None:
 
 def test_interpolation_resamples_and_back() -> None:
     lengths = torch.tensor([5, 3, 1])
-    up = interpolation_matrix(lengths, torch.full_like(lengths, 9), 5, 9)
-    x = torch.arange(5, dtype=torch.float64)[None, :, None].expand(3, 5, 1) * 1.0
-    grid = up @ x
+    x = torch.arange(5, dtype=torch.float64)[None, :, None].expand(3, 5, 1).contiguous()
+    grid = interpolate_steps(x, lengths, torch.full_like(lengths, 9), 9)
     assert torch.allclose(grid[0, :, 0], torch.linspace(0, 4, 9, dtype=torch.float64))
     assert torch.allclose(grid[1, :, 0], torch.linspace(0, 2, 9, dtype=torch.float64))
     assert torch.allclose(grid[2, :, 0], torch.zeros(9, dtype=torch.float64))
-    down = interpolation_matrix(torch.full_like(lengths, 9), lengths, 9, 5)
-    back = down @ grid
+    back = interpolate_steps(grid, torch.full_like(lengths, 9), lengths, 5)
     assert torch.allclose(back[0], x[0]) and torch.allclose(back[1, :3], x[1, :3]) and bool((back[1, 3:] == 0).all())
+    assert torch.allclose(grid[0], torch.from_numpy(resample_linear(x[0].numpy(), 9)).double())  # the readers' resampling
 
 
 # --------------------------------------------------------------------------- acceptance (issue 21, item 2)

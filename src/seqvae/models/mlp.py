@@ -161,21 +161,19 @@ def _init_pca(model: VAE, x: Tensor) -> None:
 # --------------------------------------------------------------------------- sequences on a fixed grid
 
 
-def interpolation_matrix(src_len: Tensor, dst_len: Tensor, src_max: int, dst_max: int) -> Tensor:
-    """``(B, dst_max, src_max)`` weights of linear interpolation from each row's first ``src_len`` steps to
-    ``dst_len`` evenly spaced positions over the same span (rows past ``dst_len`` are zero)."""
+def interpolate_steps(x: Tensor, src_len: Tensor, dst_len: Tensor, dst_max: int) -> Tensor:
+    """Each row's first ``src_len`` steps of ``x`` ``(B, T, F)`` linearly interpolated at ``dst_len`` evenly
+    spaced positions over the same span: ``(B, dst_max, F)``, zeros past each row's ``dst_len``."""
     src_len, dst_len = src_len.long(), dst_len.long()
-    i = torch.arange(dst_max, device=src_len.device, dtype=torch.float64)
+    i = torch.arange(dst_max, device=x.device, dtype=torch.float64)
     span = (src_len - 1).clamp(min=0).to(torch.float64)
-    pos = i[None, :] * span[:, None] / (dst_len - 1).clamp(min=1).to(torch.float64)[:, None]
-    pos = torch.minimum(pos, span[:, None])
+    pos = torch.minimum(i[None, :] * span[:, None] / (dst_len - 1).clamp(min=1).to(torch.float64)[:, None], span[:, None])
     lo = pos.floor().long()
     hi = torch.minimum(lo + 1, (src_len - 1).clamp(min=0)[:, None])
-    w = pos - lo
-    out = torch.zeros((len(src_len), dst_max, src_max), dtype=torch.float64, device=src_len.device)
-    out.scatter_add_(2, lo[..., None], (1.0 - w)[..., None])
-    out.scatter_add_(2, hi[..., None], w[..., None])
-    return out * (i[None, :] < dst_len[:, None])[..., None]
+    w = (pos - lo).to(x.dtype)[..., None]
+    feats = x.shape[-1]
+    out = torch.gather(x, 1, lo[..., None].expand(-1, -1, feats)) * (1 - w) + torch.gather(x, 1, hi[..., None].expand(-1, -1, feats)) * w
+    return out * (i[None, :] < dst_len[:, None]).to(x.dtype)[..., None]
 
 
 @dataclass
@@ -233,8 +231,7 @@ class SequenceMLPVAE(VAE):
             x = torch.where(batch.mask[..., None], x, torch.zeros((), dtype=x.dtype, device=x.device))
         if x.shape[1] == t and bool((lengths == t).all()):
             return x
-        m = interpolation_matrix(lengths, torch.full_like(lengths, t), x.shape[1], t).to(x.dtype)
-        return m @ x
+        return interpolate_steps(x, lengths, torch.full_like(lengths, t), t)
 
     def encode(self, batch: Batch) -> Distribution:
         grid = self.to_grid(batch)
@@ -252,8 +249,7 @@ class SequenceMLPVAE(VAE):
             steps = int(length or t)
             lengths = torch.full((len(z),), steps, dtype=torch.long, device=z.device)
         if not (steps == t and bool((lengths == t).all())):
-            m = interpolation_matrix(torch.full_like(lengths, t), lengths, t, steps).to(params.dtype)
-            params = m @ params
+            params = interpolate_steps(params, torch.full_like(lengths, t), lengths, steps)
         return self.head(params)
 
     @torch.no_grad()
