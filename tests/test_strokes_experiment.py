@@ -11,7 +11,8 @@ import pytest
 from seqvae.data.strokes import handwritten_digits, write_de_jong
 from seqvae.errors import DataError
 from seqvae.experiments import run_experiment
-from seqvae.experiments.strokes import _mdn_overrides, data_overrides
+from seqvae.experiments.common import experiment_config
+from seqvae.experiments.strokes import _mdn_overrides, _stacked_overrides, data_overrides
 
 QUICK = ["data.params.n=300", "train.max_epochs=1", "eval.iwae_samples=2", "eval.ll_samples=4"]
 FIGURES = {"reconstructions.png", "neighbourhood.png", "interpolation.png", "prior_samples.png", "learning_curves.png"}
@@ -65,6 +66,8 @@ def test_de_jong_directory_through_data(tmp_path):
 def test_overrides_reach_the_right_model():
     user = ["data.params.n=300", "model.latent_dim=8", "mdn.model.mixtures=3", "train.max_epochs=2"]
     assert _mdn_overrides(user) == ["data.params.n=300", "model.mixtures=3", "train.max_epochs=2"]
+    assert _stacked_overrides(user) == ["data.params.n=300", "model.latent_dim=8", "train.max_epochs=2"]
+    experiment_config("strokes", 0, _stacked_overrides(user), None, False)  # mdn.* never reaches the stacked config
 
 
 @pytest.mark.slow

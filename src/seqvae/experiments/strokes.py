@@ -76,6 +76,11 @@ def _mdn_overrides(user: list[str]) -> list[str]:
     return out
 
 
+def _stacked_overrides(user: list[str]) -> list[str]:
+    """The stacked-LSTM model's overrides: every one except the mixture-density model's ``mdn.*``."""
+    return [text for text in user if not text.startswith("mdn.")]
+
+
 def data_overrides(data: str | Path | None) -> list[str]:
     """Read de Jong's files from directory ``data`` instead of generating digits."""
     if data is None:
@@ -279,7 +284,7 @@ def run_strokes(
     start = time.perf_counter()
     out = Path(out_dir)
     user = [*data_overrides(data), *(overrides or [])]
-    cfg = experiment_config(NAME, seed, user, preset, progress)
+    cfg = experiment_config(NAME, seed, _stacked_overrides(user), preset, progress)
     result = fit(cfg, out)
     if not result.is_main_process:
         return {}
