@@ -190,6 +190,33 @@ def test_teacher_forcing_is_causal(t: int) -> None:
     assert not torch.allclose(after[:, t + 1 :], before[:, t + 1 :])
 
 
+def test_input_dropout_zeroes_fed_back_steps_and_one_makes_the_decoder_non_autoregressive() -> None:
+    """Word dropout: p = 1 decodes every batch as if all previous steps were zero (training and evaluation),
+    and generation feeds no draw back, so the same z gives the same conditionals whatever came before;
+    0 < p < 1 drops inputs only while training."""
+    torch.manual_seed(0)
+    nar = build_model({**SMALL, "input_dropout": 1.0}, 3)
+    plain = build_model(SMALL, 3)
+    plain.load_state_dict(nar.state_dict())
+    batch = SequenceBatch.from_sequences(toy_strokes(4, seed=3))
+    zeros = SequenceBatch(values=torch.zeros_like(batch.values), lengths=batch.lengths)
+    z = torch.randn(4, 3)
+    for mode in (True, False):
+        nar.train(mode), plain.train(mode)
+        torch.testing.assert_close(nar.decode(z, batch).mean, plain.decode(z, zeros).mean)
+    nar.eval()
+    torch.manual_seed(1)
+    values, _ = nar.generate(z, 6)
+    assert values.shape == (4, 6, 3)
+    params = nar.head(nar._step_params(z, torch.zeros(4, 6, 3), nar.initial_state(z), None)[0])
+    torch.testing.assert_close(nar.decode(z, SequenceBatch(values=values, lengths=torch.full((4,), 6))).mean, params.mean)
+    half = build_model({**SMALL, "input_dropout": 0.5}, 3).eval()
+    plain.load_state_dict(half.state_dict())
+    torch.testing.assert_close(half.decode(z, batch).mean, plain.decode(z, batch).mean)  # evaluation: no dropout
+    with pytest.raises(ConfigError, match="input_dropout"):
+        build_model({**SMALL, "input_dropout": 1.5}, 3)
+
+
 # --------------------------------------------------------------------------- learning and the bounds
 
 

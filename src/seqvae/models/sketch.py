@@ -68,7 +68,8 @@ class StrokeMDNConfig:
     end_of_sequence: bool = False  # lengths are given; there is no stop/end-of-sketch head
     dropout: float = 0.0  # between stacked encoder layers, and on the decoder's outputs (one mask per sequence)
     # word dropout (Bowman et al. 2016): while training, each teacher-forced input (the previous step) is
-    # replaced by zeros with this probability, so the decoder has to take where it is from z
+    # replaced by zeros with this probability, so the decoder has to take where it is from z; 1 makes the
+    # decoder non-autoregressive: it never reads previous steps (training, evaluation and generation alike)
     input_dropout: float = 0.0
     min_posterior_std: float = 1e-4
 
@@ -169,7 +170,9 @@ class StrokeMDNVAE(VAE):
             raise ValueError(f"decode got {len(z)} latent codes for a batch of {len(x)} sequences")
         prev = torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1)
         p = self.config.input_dropout
-        if self.training and p > 0:
+        if p >= 1:
+            prev = torch.zeros_like(prev)
+        elif self.training and p > 0:
             prev = prev * (torch.rand(prev.shape[:2], device=prev.device) >= p)[..., None].to(prev.dtype)
         params, _ = self._step_params(z, prev, self.initial_state(z), self._dropout_mask(z))
         return self.head(params)
@@ -203,6 +206,8 @@ class StrokeMDNVAE(VAE):
             params, state = self._step_params(z, prev, state, None)
             prev = self.head(params).tempered(tau).sample()  # (N, 1, 3)
             out.append(prev)
+            if self.config.input_dropout >= 1:  # non-autoregressive: the draws are never fed back
+                prev = torch.zeros_like(prev)
         values = torch.cat(out, dim=1) if out else torch.zeros(len(z), 0, STROKE_FEATURES, dtype=z.dtype, device=z.device)
         return values, torch.full((len(z),), steps, dtype=torch.long, device=z.device)
 
