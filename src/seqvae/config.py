@@ -265,11 +265,13 @@ class TrainConfig:
     gradient_clip: float | None = None
     early_stopping_patience: int | None = None  # epochs without improvement of the smoothed val/loss
     early_stopping_smoothing: float = 0.0  # EMA weight of past epochs in the early-stopping monitor (0 = raw)
+    early_stopping_start: float = 0.0  # fraction of training (its optimiser steps) before which it never stops
     # "data": max_steps (when -1) and early_stopping_patience (when unset) are derived from the data set's
     # size before training (seqvae.defaults) and written into run_config.json as values
     budget: Literal["fixed", "data"] = "fixed"
     lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"  # cosine: to lr*min_lr_fraction over training
     min_lr_fraction: float = 0.01
+    lr_warmup_fraction: float = 0.0  # cosine: the lr rises linearly from 0 over this fraction of training first
     max_time: float | None = None  # minutes of wall-clock training; the best checkpoint so far is kept
     accelerator: str = "cpu"
     devices: int | str = 1
@@ -297,8 +299,12 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if self.max_epochs < 1 and self.max_steps < 1 and self.budget != "data":
             raise ConfigError("train: set max_epochs >= 1 or max_steps >= 1")
+        if not 0.0 <= self.early_stopping_start <= 1.0:
+            raise ConfigError(f"train.early_stopping_start must be in [0, 1], got {self.early_stopping_start}")
         if not 0.0 <= self.early_stopping_smoothing < 1.0:
             raise ConfigError(f"train.early_stopping_smoothing must be in [0, 1), got {self.early_stopping_smoothing}")
+        if not 0.0 <= self.lr_warmup_fraction < 1.0:
+            raise ConfigError(f"train.lr_warmup_fraction must be in [0, 1), got {self.lr_warmup_fraction}")
         if not 0.0 < self.min_lr_fraction <= 1.0:
             raise ConfigError(f"train.min_lr_fraction must be in (0, 1], got {self.min_lr_fraction}")
         if self.max_time is not None and self.max_time <= 0:

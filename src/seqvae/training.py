@@ -245,7 +245,10 @@ class VAEModule(L.LightningModule):
             self.model.init_from_data(self.trainer.train_dataloader.dataset)
         min_lr = cfg.lr * cfg.min_lr_fraction
         if cfg.lr_schedule == "cosine" and total:
-            cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(total)), eta_min=min_lr)
+            from seqvae.defaults import WarmupCosine
+
+            shape = WarmupCosine(total, cfg.lr_warmup_fraction * total, cfg.min_lr_fraction)
+            cosine = torch.optim.lr_scheduler.LambdaLR(optimizer, shape)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
         if cfg.lr_schedule == "plateau":
             monitor = getattr(self.trainer.checkpoint_callback, "monitor", None) or "val/loss"
@@ -592,7 +595,7 @@ def build_trainer(
         from seqvae.defaults import SmoothedEarlyStopping
 
         callbacks.append(SmoothedEarlyStopping(monitor=monitor, mode="min", patience=cfg.early_stopping_patience,
-                                               smoothing=cfg.early_stopping_smoothing))
+                                               smoothing=cfg.early_stopping_smoothing, start_fraction=cfg.early_stopping_start))
     if cfg.max_time is not None:  # wall-clock cap (what Trainer(max_time=...) adds)
         from datetime import timedelta
 
