@@ -263,3 +263,18 @@ def test_defaults_beat_pca_and_the_linear_gaussian_model_on_curved_paths(tmp_pat
                                   test.values.reshape(len(test), -1).double().numpy(), 8)
     assert float(elbo) >= ll, (float(elbo), ll)
     print(f"curved paths: RMSE {rmse:.4f} vs PCA-8 {pca_rmse:.4f}; test ELBO {float(elbo):.1f} vs PPCA-8 exact {ll:.1f}")
+
+
+def test_reconstruction_at_the_posterior_mean_is_log_p_x_given_the_mean() -> None:
+    from torch.distributions import Independent, Normal
+
+    from seqvae.objectives import posterior_mean_log_likelihood
+
+    torch.manual_seed(0)
+    model = LinearGaussianVAE(LinearGaussianConfig(latent_dim=2, sigma=0.3), 4)
+    with torch.no_grad():
+        model.A.normal_()
+    x = torch.randn(5, 4)
+    mean = x @ model.A.T + model.c
+    expected = Independent(Normal(mean @ model.W.T + model.b, 0.3), 1).log_prob(x)
+    assert torch.allclose(posterior_mean_log_likelihood(model, Batch(values=x)), expected, atol=1e-5)
