@@ -59,6 +59,7 @@ PER_CLASS = 10  # labelled digits per class in the augmentation study
 SEEDS = 5
 RECON_RATIO_MIN = 0.9  # acceptance: accuracy on reconstructions >= 0.9 x accuracy on originals
 NEAR_RATIO_MIN = 0.85
+MDN_NEAR_RATIO_MIN = 0.8  # issue 21: the mixture-density model's neighbourhood samples >= 0.8 x originals
 NEIGHBOURS_SHOWN = 7
 INTERPOLATION = (4, 0, 6)  # the source's figure
 INTERPOLATION_STEPS = 5  # per leg, ends included
@@ -309,6 +310,7 @@ def run_strokes(
         "neighbourhood_recognisable": judge["neighbourhood_ratio"] >= NEAR_RATIO_MIN,
         "augmentation_helps": augment["gain_mean"] > 0,
         "mdn_likelier": mdn_density["log_likelihood"] > density["log_likelihood"],
+        "mdn_neighbourhood_recognisable": classifier_near >= MDN_NEAR_RATIO_MIN * judge["originals"],
     }
     summary = {
         "accuracy_originals": judge["originals"],
@@ -334,6 +336,7 @@ def run_strokes(
         "augmentation": augment,
         "test": density,
         "mdn": {"train": train_summary(mdn.summary), "test": mdn_density, "accuracy_neighbourhood": classifier_near,
+                "neighbourhood_ratio": classifier_near / max(judge["originals"], 1e-12),
                 "figures": [f"mdn/{f}" for f in mdn_figures]},
         "figures": figures,
         "wall_seconds": summary["wall_seconds"],
