@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import load_file as load_safetensors
 from typer.testing import CliRunner
 
 from seqvae import api
@@ -169,6 +170,17 @@ def test_long_csv_round_trip(tmp_path: Path) -> None:
     assert result.exit_code == 2 and f"{tmp_path / 'no-run'}: no such file or directory" in result.output
     result = runner.invoke(app, ["reconstruct", str(run), "--data", str(copy), "--split", "test"])
     assert result.exit_code == 2 and "--split test picks from the run's own data" in result.output
+
+    # the run directory copied elsewhere and resumed to 4 epochs exports what an uninterrupted 4-epoch run does
+    moved = tmp_path / "moved" / "run"
+    shutil.copytree(run, moved)
+    invoke("train", "--resume", moved, "--set", "train.max_epochs=4", "--no-progress")
+    straight = tmp_path / "straight"
+    invoke("train", "--config", tmp_path / "config.yaml", "--out", straight, "--set", "train.max_epochs=4", "--no-progress")
+    a, b = load_safetensors(moved / "model.safetensors"), load_safetensors(straight / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    summaries = [json.loads((d / "train_summary.json").read_text()) for d in (moved, straight)]
+    assert summaries[0]["best_epoch"] == summaries[1]["best_epoch"] and summaries[0]["epochs"] == 4
 
 
 # --------------------------------------------------------------------------- molecular trajectory
