@@ -287,7 +287,10 @@ def test_dsae_on_sprites_directory_round_trip(tmp_path: Path) -> None:
 
     videos, labels = sprite_videos(12, size=8, frames=3, seed=4)
     folder = tmp_path / "sprites"
-    write_sprites_npy(folder, videos, labels)  # labels written for now; the reader will not need them
+    for path in write_sprites_npy(folder, videos, labels).values():
+        if not path.name.startswith("sprites_X_"):
+            path.unlink()  # a user's videos without label files: sprites_X_train.npy alone
+    assert [p.name for p in folder.iterdir()] == ["sprites_X_train.npy"]
     run = train(tmp_path, {
         "seed": 4,
         "data": {"kind": "sprites-npy", "params": {"directory": str(folder)}, "normalize": False,
