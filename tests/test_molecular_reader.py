@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -13,6 +11,7 @@ from seqvae.config import load_run_config  # noqa: E402
 from seqvae.data.molecular import read_trajectory  # noqa: E402
 from seqvae.data.sources import load_data  # noqa: E402
 from seqvae.errors import DataError  # noqa: E402
+from trajectory_files import write_trajectory  # noqa: E402
 
 NAMES = ["N", "CA", "C", "N", "CA", "C", "N", "CA", "C", "O"]
 
@@ -27,22 +26,7 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
 
 def _write(tmp_path, frames: np.ndarray) -> tuple[str, str]:
     """``frames`` (F, n_atoms, 3) as ``top.pdb`` (first frame) and ``traj.dcd``."""
-    n = frames.shape[1]
-    u = mda.Universe.empty(n, n_residues=1, atom_resindex=np.zeros(n, dtype=int), trajectory=True)
-    u.add_TopologyAttr("name", NAMES[:n])
-    u.add_TopologyAttr("type", [name[0] for name in NAMES[:n]])
-    u.add_TopologyAttr("resname", ["ALA"])
-    u.add_TopologyAttr("resid", [1])
-    top, traj = tmp_path / "top.pdb", tmp_path / "traj.dcd"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        u.atoms.positions = frames[0]
-        u.atoms.write(str(top))
-        with mda.Writer(str(traj), n) as writer:
-            for f in frames:
-                u.atoms.positions = f
-                writer.write(u.atoms)
-    return str(top), str(traj)
+    return write_trajectory(tmp_path, frames, NAMES)
 
 
 @pytest.fixture

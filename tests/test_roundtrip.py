@@ -187,27 +187,14 @@ def test_long_csv_round_trip(tmp_path: Path) -> None:
 
 
 def test_molecular_round_trip(tmp_path: Path) -> None:
-    mda = pytest.importorskip("MDAnalysis")
-    import warnings
+    pytest.importorskip("MDAnalysis")
+    from trajectory_files import write_trajectory
 
     rng = np.random.default_rng(1)
     n_atoms, n_frames = 6, 30
     base = rng.normal(scale=2.0, size=(n_atoms, 3))
     frames = base + rng.normal(scale=0.3, size=(n_frames, n_atoms, 3))
-    u = mda.Universe.empty(n_atoms, n_residues=1, atom_resindex=np.zeros(n_atoms, dtype=int), trajectory=True)
-    u.add_TopologyAttr("name", ["N", "CA", "C", "O", "CB", "N"])
-    u.add_TopologyAttr("type", ["N", "C", "C", "O", "C", "N"])
-    u.add_TopologyAttr("resname", ["ALA"])
-    u.add_TopologyAttr("resid", [1])
-    top, traj = tmp_path / "top.pdb", tmp_path / "traj.dcd"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        u.atoms.positions = frames[0]
-        u.atoms.write(str(top))
-        with mda.Writer(str(traj), n_atoms) as writer:
-            for f in frames:
-                u.atoms.positions = f
-                writer.write(u.atoms)
+    top, traj = write_trajectory(tmp_path, frames, ["N", "CA", "C", "O", "CB", "N"])
     run = train(tmp_path, {
         "seed": 2,
         "data": {"kind": "molecular", "params": {"topology": str(top), "trajectory": str(traj)}, "normalize": True},
