@@ -278,3 +278,23 @@ def test_reconstruction_at_the_posterior_mean_is_log_p_x_given_the_mean() -> Non
     mean = x @ model.A.T + model.c
     expected = Independent(Normal(mean @ model.W.T + model.b, 0.3), 1).log_prob(x)
     assert torch.allclose(posterior_mean_log_likelihood(model, Batch(values=x)), expected, atol=1e-5)
+
+
+def test_randomized_components_of_wide_data_match_the_exact_ones() -> None:
+    """Above the exact-SVD limit (long sequences flattened) the leading components come from a randomized SVD:
+    the same eigenvalues, directions (up to sign) and discarded variance as the full SVD."""
+    from seqvae.models.mlp import principal_components
+
+    rng = np.random.default_rng(0)
+    n, d, rank = 300, 500, 4
+    x = rng.normal(size=(n, rank)) @ (rng.normal(size=(rank, d)) * np.linspace(3, 1, rank)[:, None])
+    x = x + 0.1 * rng.normal(size=(n, d))
+    x = x - x.mean(0)
+    exact = principal_components(x, rank, exact_limit=10_000)
+    fast = principal_components(x, rank, exact_limit=100)
+    np.testing.assert_allclose(fast[0], exact[0], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(np.sum(fast[1] * exact[1], axis=1)), 1.0, atol=1e-6)
+    assert fast[2] == exact[2]
+    full = np.linalg.svd(x, compute_uv=False) ** 2 / n
+    assert exact[2] == pytest.approx(full.sum(), rel=1e-12)
+    assert exact[2] - exact[0].sum() == pytest.approx(full[rank:].sum(), rel=1e-9)

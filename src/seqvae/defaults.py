@@ -123,10 +123,10 @@ def ppca_sigma(x: np.ndarray, k: int) -> float:
     n, d = x.shape
     if d <= k:
         return 0.0
-    centred = x - x.mean(0)
-    s = np.linalg.svd(centred, compute_uv=False)
-    eig = s**2 / max(n, 1)
-    rest = float(eig[k:].sum()) if len(eig) > k else 0.0
+    from seqvae.models.mlp import principal_components
+
+    top, _, total = principal_components(x - x.mean(0), k)
+    rest = total - float(top.sum())
     return math.sqrt(max(rest, 0.0) / (d - k))
 
 

@@ -117,6 +117,27 @@ def _decoder_params(model: VAE, z: Tensor) -> Tensor:
     return params + model.dec_linear(z) if model.config.linear_skip else params
 
 
+EXACT_SVD_LIMIT = 1000  # min(N, D) above which the leading components come from a randomized SVD
+
+
+def principal_components(centred: np.ndarray, k: int, exact_limit: int = EXACT_SVD_LIMIT) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ``k`` largest covariance eigenvalues ``(k,)``, their directions ``(k, D)`` and the total variance
+    of the centred rows ``(N, D)``. A full SVD up to ``exact_limit`` examples or features; above that Halko
+    et al.'s randomized SVD (scikit-learn), O(N D k) instead of O(N D min(N, D)), so that long sequences
+    resampled and flattened (D in the tens of thousands) start in seconds. The variance left beyond the
+    ``k`` components is ``total - eigenvalues.sum()`` either way."""
+    n, d = centred.shape
+    total = float((centred**2).sum() / max(n, 1))
+    k = min(k, n, d)
+    if min(n, d) <= exact_limit or k >= min(n, d) // 4:
+        _, sv, vt = np.linalg.svd(centred, full_matrices=False)
+        return sv[:k] ** 2 / max(n, 1), vt[:k], total
+    from sklearn.utils.extmath import randomized_svd
+
+    _, sv, vt = randomized_svd(centred, k, n_oversamples=max(10, k), n_iter=7, random_state=0)
+    return sv**2 / max(n, 1), vt, total
+
+
 @torch.no_grad()
 def _init_pca(model: VAE, x: Tensor) -> None:
     """Linear paths at PPCA's maximum-likelihood solution (Tipping & Bishop 1999) for the head's current std
@@ -133,9 +154,8 @@ def _init_pca(model: VAE, x: Tensor) -> None:
         sigma = float(head.std)
     data = x.detach().double().cpu().numpy()
     mu = data.mean(0)
-    _, sv, vt = np.linalg.svd(data - mu, full_matrices=False)
-    lam = sv**2 / max(len(data), 1)
     k = model.config.latent_dim
+    lam, vt, _ = principal_components(data - mu, k)
     w = np.zeros((data.shape[1], k))
     a = np.zeros((k, data.shape[1]))
     post_std = np.ones(k)
