@@ -276,19 +276,6 @@ def _sequence_input(
     return SequenceDataset(seqs, table.labels, table.ids)
 
 
-def model_input_blocks(
-    loaded: LoadedModel, path: str | Path, seed: int = 0, batch_rows: int = 65536
-) -> Iterator[ArrayDataset | SequenceDataset]:
-    """``path`` in model units, a block at a time: a long-format Parquet file of sequences is streamed
-    (:func:`~seqvae.data.readers.iter_parquet_sequences`, ``batch_rows`` rows per block); any other file
-    is one block."""
-    if loaded.model.sequence_input and Path(path).suffix.lower() == ".parquet":
-        for table in iter_parquet_sequences(path, batch_rows=batch_rows, **_sequence_read_options(loaded)):
-            yield _sequence_input(loaded, table, path, seed)
-    else:
-        yield read_model_input(loaded, path, seed)
-
-
 def to_data_units(loaded: LoadedModel, values: np.ndarray) -> np.ndarray:
     """Model outputs back in the units of the data (the normaliser inverted)."""
     return loaded.normalizer.inverse(values) if loaded.normalizer is not None else values
