@@ -70,6 +70,34 @@ def test_a_resumed_log_holds_the_earlier_epochs_from_its_start(tmp_path: Path) -
     assert [(r["epoch"], r["val/loss"]) for r in read_epochs(logs / "metrics.csv")] == [(1.0, 1.0), (2.0, 0.5)]
 
 
+def test_ctrl_c_while_the_log_gains_a_column_leaves_a_readable_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+C can arrive in the middle of a save that adds a column (the first validation row, say). The file
+    is then the old one or the new one, never rows longer than the header, and the save Lightning makes
+    while shutting down, and a resume, read it."""
+    import seqvae.training as training
+
+    logger = training._RunCSVLogger(tmp_path)
+    logger.log_metrics({"train/loss": 2.0, "epoch": 0}, step=3)
+    logger.save()
+    logger.log_metrics({"val/loss": 1.5, "beta": 0.5, "epoch": 0}, step=3)
+
+    def interrupted(path: Path, payload: bytes) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "write_bytes_atomic", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        logger.save()
+    monkeypatch.undo()
+    log = tmp_path / "logs" / "metrics.csv"
+    assert log.read_text().splitlines() == ["epoch,step,train/loss", "1,3,2.0"]  # the old file, whole
+    logger.save()  # Lightning's save on shutdown
+    assert log.read_text().splitlines() == ["beta,epoch,step,train/loss,val/loss", ",1,3,2.0,", "0.5,1,3,,1.5"]
+    # a torn log from an older seqvae (a row longer than its header) is read without the extra values
+    log.write_text("epoch,step,val/loss\n1,3,1.0,7\n2,6,0.5\n")
+    _ = training._RunCSVLogger(tmp_path, keep_through_epoch=2).experiment
+    assert log.read_text().splitlines() == ["epoch,step,val/loss", "1,3,1.0", "2,6,0.5"]
+
+
 def test_checkpoints_are_written_at_the_end_not_every_epoch_with_the_same_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

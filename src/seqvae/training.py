@@ -495,8 +495,13 @@ class _EpochLines(Callback):
 
 
 class _RunWriter(ExperimentWriter):
-    """Lightning's CSV writer, except that a resumed run starts from the rows of the epochs it does not
-    redo (written back at once, so a resume killed again keeps them) instead of deleting the file."""
+    """Lightning's CSV writer, except that
+
+    - a resumed run starts from the rows of the epochs it does not redo (written back at once, so a resume
+      killed again keeps them) instead of deleting the file;
+    - every save rewrites the whole file atomically. Lightning appends, and rewrites the file in place when
+      a new column appears; Ctrl+C between its recording the new column and rewriting the header left rows
+      longer than the header, which broke the resume that followed."""
 
     def __init__(self, log_dir: str, keep_through_epoch: int | None) -> None:
         self._keep_through_epoch = keep_through_epoch
@@ -512,12 +517,25 @@ class _RunWriter(ExperimentWriter):
         if not rows:
             path.unlink(missing_ok=True)
             return
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_bytes_atomic(path, buffer.getvalue().encode())
-        self.metrics_keys = list(keys)  # the header; Lightning appends under it (and rewrites it for new keys)
+        _write_csv_log(path, keys, rows)
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        path = Path(self.metrics_file_path)
+        keys, rows = _read_csv_log(path)
+        keys = sorted(set(keys).union(*self.metrics))
+        _write_csv_log(path, keys, [*rows, *self.metrics])
+        self.metrics_keys = keys
+        self.metrics = []
+
+
+def _write_csv_log(path: Path, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_bytes_atomic(path, buffer.getvalue().encode())
 
 
 def _row_epoch(row: dict[str, str]) -> int | None:
@@ -721,7 +739,9 @@ def _read_csv_log(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return [], []
     with path.open(newline="") as fh:
         reader = csv.DictReader(fh)
-        return list(reader.fieldnames or []), list(reader)
+        rows = list(reader)
+    # a row longer than the header (a log torn by an older seqvae): its extra values have no column
+    return list(reader.fieldnames or []), [{k: v for k, v in r.items() if k is not None} for r in rows]
 
 
 def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, resume: bool = False) -> FitResult:
@@ -803,8 +823,11 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         export_model(model, out, cfg, bundle.normalizer)
     # does the decoder read z? (active units only say the encoder writes it): shuffle each unit on validation
     usage = latent_usage(model, bundle.val, seed=cfg.seed) if main and has_val else None
+    epochs = int(trainer.current_epoch)
+    if interrupted and last.is_file():  # Ctrl+C after an epoch's checkpoint, before Lightning counted the epoch
+        epochs = max(epochs, int(read_lightning_checkpoint(last).get("epoch", -1)) + 1)
     summary = {
-        "epochs": int(trainer.current_epoch),
+        "epochs": epochs,
         "steps": int(trainer.global_step),
         "best_checkpoint": Path(best).name if best else None,
         "best_epoch": int(best_ckpt["epoch"]) + 1 if best_ckpt is not None else None,  # 1-based, like "epochs"
