@@ -33,6 +33,7 @@ class Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {}
 _MODULES = (
+    "seqvae.experiments.arm7",
     "seqvae.experiments.basketball",
     "seqvae.experiments.dmol",
     "seqvae.experiments.planning",

@@ -530,3 +530,112 @@ def world_problems(
             start, goal = goal, start
         out.append(ArmProblem(world=world, start=start, goal=goal, robot=checker, arm_resolution=resolution))
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# data sets
+
+TRAIN_STREAM, HELD_OUT_STREAM = 0, 1
+
+
+def world_rngs(seed: int, stream: int, n_worlds: int) -> list[tuple[np.random.Generator, np.random.Generator]]:
+    """Per world: (generator for the world and its problems, generator for OMPL seeds and path states)."""
+    children = np.random.SeedSequence([int(seed), 7, stream]).spawn(n_worlds)
+    return [tuple(np.random.default_rng(c) for c in child.spawn(2)) for child in children]  # type: ignore[misc]
+
+
+def world_kind(index: int, n_worlds: int, clutter_fraction: float) -> str:
+    """``"clutter"`` for the last ``round(clutter_fraction * n_worlds)`` worlds, else ``"shelf"``."""
+    return "clutter" if index >= n_worlds - int(round(clutter_fraction * n_worlds)) else "shelf"
+
+
+def problem_condition(problem: ArmProblem, grid: int) -> np.ndarray:
+    """The packed CVAE condition ``[start (7), goal (7), side/top occupancy image (grid x grid)]``."""
+    from seqvae.models.conditional import pack_condition
+
+    return pack_condition(problem.start, problem.goal, problem.world.side_top_grid(grid))
+
+
+def build_arm_dataset(
+    n_worlds: int,
+    problems_per_world: int,
+    states_per_path: int,
+    seed: int = 0,
+    grid: int = 32,
+    planner: str = "rrtconnect",
+    solve_time: float = 5.0,
+    iterations: int | None = None,
+    clutter_fraction: float = 0.0,
+    resolution: float = MOTION_RESOLUTION,
+    progress: Any = None,
+) -> dict[str, np.ndarray]:
+    """Training rows for the Panda CVAE: per world (shelf, or clutter for ``clutter_fraction`` of them)
+    ``problems_per_world`` problems (:func:`world_problems`), each solved by
+    :func:`~seqvae.planning.ompl_planner.shortest_path` (``planner``: ``"rrtconnect"`` = RRT-Connect, at most
+    ``solve_time`` s, then OMPL's ``simplifyMax`` shortcutting; ``"auto"`` = BIT* for ``iterations`` as well,
+    keeping the shorter verified path) and ``states_per_path`` states drawn uniformly by arc length along the
+    path. Keys: ``states``, ``condition`` (rows), ``problem_index``; per solved problem ``problem_start``,
+    ``problem_goal``, ``problem_world``, ``cost``, ``path_states``/``path_offsets``; per world ``grids`` and
+    ``params``; counts ``n_attempted``, ``n_unsolved``.
+    """
+    from seqvae.models.conditional import pack_condition
+    from seqvae.planning.dataset import sample_along_path
+    from seqvae.planning.ompl_planner import shortest_path
+
+    states, cond, pidx = [], [], []
+    starts, goals, pworld, costs, paths = [], [], [], [], []
+    grids, params = [], []
+    attempted = unsolved = 0
+    for w, (rng_world, rng_states) in enumerate(world_rngs(seed, TRAIN_STREAM, n_worlds)):
+        world = make_world(world_kind(w, n_worlds, clutter_fraction), rng_world)
+        g = world.side_top_grid(grid)
+        grids.append(g)
+        params.append(world.params)
+        for pr in world_problems(world, problems_per_world, rng_world, resolution):
+            attempted += 1
+            ompl_seed = int(rng_states.integers(0, 2**31 - 2))
+            res = shortest_path(pr, time=solve_time, iterations=iterations, planner=planner, seed=ompl_seed)
+            if progress is not None:
+                progress()
+            if not res.solved:
+                unsolved += 1
+                continue
+            p = len(costs)
+            xs = sample_along_path(res.path, states_per_path, rng_states)
+            states.append(xs)
+            cond.append(np.repeat(pack_condition(pr.start, pr.goal, g)[None], states_per_path, axis=0))
+            pidx.append(np.full(states_per_path, p, dtype=np.int64))
+            starts.append(pr.start)
+            goals.append(pr.goal)
+            pworld.append(w)
+            costs.append(res.cost)
+            paths.append(res.path)
+    if not costs:
+        raise DataError("build_arm_dataset: no problem was solved; raise solve_time or the number of worlds")
+    return {
+        "states": np.concatenate(states),
+        "condition": np.concatenate(cond).astype(np.float32),
+        "problem_index": np.concatenate(pidx),
+        "problem_start": np.array(starts),
+        "problem_goal": np.array(goals),
+        "problem_world": np.array(pworld, dtype=np.int64),
+        "cost": np.array(costs),
+        "path_states": np.concatenate(paths),
+        "path_offsets": np.concatenate([[0], np.cumsum([len(p) for p in paths])]).astype(np.int64),
+        "grids": np.array(grids),
+        "params": np.array(params),
+        "n_attempted": np.int64(attempted),
+        "n_unsolved": np.int64(unsolved),
+    }
+
+
+def held_out_arm_problems(
+    n_worlds: int, seed: int = 0, problems_per_world: int = 1, kind: str = "shelf",
+    resolution: float = MOTION_RESOLUTION,
+) -> list[ArmProblem]:
+    """Problems in fresh worlds from the held-out seed stream (disjoint from :func:`build_arm_dataset`'s)."""
+    out: list[ArmProblem] = []
+    for rng_world, _ in world_rngs(seed, HELD_OUT_STREAM, n_worlds):
+        world = make_world(kind, rng_world)
+        out += world_problems(world, problems_per_world, rng_world, resolution)
+    return out
