@@ -564,6 +564,70 @@ def sample_near_run(
     return {"npz": out, "figure": figure, "id": dataset.ids[index]}
 
 
+KEEP_CHOICES = ("content", "dynamics")
+
+
+def sample_keep_run(
+    run_dir: str | Path,
+    keep: str,
+    data: DataArg = None,
+    draws: int = 1,
+    output: str | Path | None = None,
+    seed: int = 0,
+    split: str = "test",
+    batch_size: int = 100,
+) -> dict[str, Any]:
+    """The disentanglement test on videos (a model with a static f and dynamics z_{1:T}, e.g. the DSAE):
+    ``keep="content"`` keeps each video's f (posterior mean) and draws new dynamics from the prior;
+    ``keep="dynamics"`` keeps its z_{1:T} (posterior means) and draws f from the prior.
+
+    Reads ``data`` like ``train`` reads the run's data kind (default: the run's own ``split``). Writes
+    ``draws`` videos per input video (video-major) to an .npz: ``x`` (data units, the model's layout),
+    ``f`` and ``z`` (the latents decoded: the kept half equals the video's posterior mean, the other half
+    is the draw), ``source`` (the input video's row), ``sequence_id``, ``split`` and ``keep``; and a
+    figure of the first videos (original above its new versions)."""
+    if keep not in KEEP_CHOICES:
+        raise DataError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, got {keep!r}")
+    if draws < 1:
+        raise DataError(f"-n must be >= 1 with --keep (videos drawn per input video), got {draws}")
+    loaded = load_run(run_dir)
+    model = loaded.model
+    if not hasattr(model, "keep_and_resample"):
+        raise DataError(f"{loaded.path}: --keep needs a video model with a static and a dynamic latent (dsae); "
+                        f"this is a {model.kind} model")  # fmt: skip
+    examples = run_examples(loaded, data, split if data is None else "all")
+    dataset = examples.dataset
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    fs, zs, xs = [], [], []
+    for start in range(0, len(dataset), batch_size):
+        batch = dataset.__getitems__(list(range(start, min(start + batch_size, len(dataset)))))
+        f, z, x = model.keep_and_resample(batch, keep, draws, gen)  # type: ignore[operator]
+        fs.append(f.cpu().numpy())
+        zs.append(z.cpu().numpy())
+        xs.append(to_data_units(loaded, x.cpu().numpy()).astype(np.float32))
+    source = np.repeat(np.arange(len(dataset)), draws)
+    out = Path(output) if output is not None else loaded.path / f"keep_{keep}.npz"
+    x_all = np.concatenate(xs)
+    save_npz_atomic(out, x=x_all, f=np.concatenate(fs), z=np.concatenate(zs), source=source,
+                    sequence_id=np.asarray(examples.ids, dtype=str)[source], split=examples.split[source].astype(str),
+                    keep=np.asarray(keep))  # fmt: skip
+    from seqvae.plots import plot_video_strips
+
+    rows, labels = [], []
+    for i in range(min(4, len(dataset))):
+        rows.append(to_data_units(loaded, dataset.values[i].cpu().numpy()))
+        labels.append(f"video {examples.ids[i]}")
+        for d in range(min(draws, 3)):
+            rows.append(x_all[i * draws + d])
+            labels.append(f"{keep} kept, draw {d + 1}")
+    other = "dynamics" if keep == "content" else "content"
+    layout = getattr(model.config, "layout", "channels-last")
+    figure = save_figure(plot_video_strips(rows, labels, f"{keep} kept, new {other} from the prior", layout),
+                         out.with_suffix(".png"))  # fmt: skip
+    return {"npz": out, "figure": figure, "videos": len(dataset), "draws": draws}
+
+
 def _unpadded(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [x[: int(n)] for x, n in zip(arrays["x"], arrays["lengths"])]
 

@@ -204,22 +204,29 @@ def evaluate(
 @app.command()
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `seqvae train`.")],
-    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Number of samples.")] = 16,
-    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/samples.npz).")] = None,
+    n: Annotated[Optional[int], typer.Option("-n", "--n", min=1, help="Number of samples (default 16); with --keep, videos drawn per input video (default 1).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .npz (default RUN_DIR/samples.npz, with --keep RUN_DIR/keep_KEEP.npz).")] = None,
     mean: Annotated[bool, typer.Option("--mean/--draw", help="Decoder mean (default) or a draw from p(x|z) (vector models).")] = True,
+    keep: Annotated[Optional[str], typer.Option(help="Video models with a static f and dynamics z (dsae): 'content' keeps each video's f and draws new dynamics from the prior; 'dynamics' keeps its z_1:T and draws f. Videos from --data (default: the run's test split).")] = None,
     near: Annotated[Optional[int], typer.Option(help="Sample the latent neighbourhood of this sequence (0-based index into --data, or into the run's data) instead of the prior: data augmentation.")] = None,
     radius: Annotated[float, typer.Option(help="With --near: latent points are uniform in the ball of this radius around the sequence's posterior mean.")] = 0.5,
-    data: Annotated[Optional[list[Path]], typer.Option(help="With --near: the data holding the sequence (default: the run's own data), read the way `train` reads the run's data kind.")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="With --near: the data holding the sequence (default: the run's own data); with --keep: the videos; read the way `train` reads the run's data kind.")] = None,
     length: Annotated[Optional[int], typer.Option(min=1, help="Sequence models: generate exactly this many steps (default: where the model's stop head ends each sequence, or the original's length).")] = None,
     seed: SeedOpt = 0,
 ) -> None:
     """Draw N samples from the prior (or from the neighbourhood of one sequence with --near) through the decoder.
 
-    Writes an .npz with `x` (data units; for sequences NaN after each end), `lengths` and `z`; --near also writes a figure of the original and its variations.
+    Writes an .npz with `x` (data units; for sequences NaN after each end), `lengths` and `z`; --near also writes a figure of the original and its variations. --keep content|dynamics (video models): keep one half of each video's latents and draw the other from its prior; the .npz holds `x`, `f`, `z`, `source`, `sequence_id` and `split`.
     """
     from seqvae import api
 
     try:
+        if keep is not None:
+            result = api.sample_keep_run(run_dir, keep, data or None, n or 1, output, seed)
+            console.print(f"[green]wrote[/] {result['draws']} video(s) for each of {result['videos']} videos, "
+                          f"{keep} kept, to {result['npz']} and {result['figure']}")
+            return
+        n = 16 if n is None else n
         if near is not None:
             result = api.sample_near_run(run_dir, near, radius, n, data or None, length, output, seed)
             console.print(f"[green]wrote[/] {n} variations of sequence {result['id']} to {result['npz']} and {result['figure']}")

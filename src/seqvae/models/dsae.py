@@ -64,7 +64,7 @@ log p(x|f,z) + log p(f) + log p(z) - log q(f|x) - log q(z|x,f). ``decode(f, batc
 batch's own dynamics (posterior means given f), ``decode(f)`` dynamics from the prior.
 
 Video API: :meth:`DSAE.encode_parts`, :meth:`DSAE.encode_dynamics`, :meth:`DSAE.dynamics_prior`,
-:meth:`DSAE.decode_parts`, :meth:`DSAE.generate_videos`, :meth:`DSAE.swap`, :meth:`DSAE.resample_dynamics`,
+:meth:`DSAE.decode_parts`, :meth:`DSAE.generate_videos`, :meth:`DSAE.swap`, :meth:`DSAE.keep_and_resample`, :meth:`DSAE.resample_dynamics`,
 :meth:`DSAE.resample_content`, :meth:`DSAE.sample_content`, :meth:`DSAE.sample_dynamics`.
 
 Presets: ``dsae-paper`` (the source's sizes, above) and ``dsae-cpu``: the same layout at 32x32 frames
@@ -527,16 +527,33 @@ class DSAE(VAE):
         return self.decode_parts(self.encode_parts(batch_a).f, self.encode_parts(batch_b).z)
 
     @torch.no_grad()
+    def keep_and_resample(self, batch: Batch, keep: Literal["content", "dynamics"], draws: int = 1,
+                          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+        """The disentanglement protocol's videos: ``keep="content"`` keeps each video's f (posterior mean) and
+        draws z_{1:T} from the prior; ``keep="dynamics"`` keeps its z_{1:T} (posterior means, given its own f
+        for the full posterior) and draws f from p(f). ``draws`` videos per input video, video-major (rows
+        ``i * draws ... (i + 1) * draws - 1`` come from video ``i``). Returns ``(f, z, frames)``."""
+        if keep not in ("content", "dynamics"):
+            raise ValueError(f"keep must be 'content' or 'dynamics', got {keep!r}")
+        if draws < 1:
+            raise ValueError(f"draws must be >= 1, got {draws}")
+        parts = self.encode_parts(batch)
+        f, z = parts.f.repeat_interleave(draws, 0), parts.z.repeat_interleave(draws, 0)
+        if keep == "content":
+            z = self.sample_dynamics(len(f), z.shape[1], generator)
+        else:
+            f = self.sample_content(len(z), generator)
+        return f, z, self.decode_parts(f, z)
+
+    @torch.no_grad()
     def resample_dynamics(self, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         """The batch's content (posterior mean of f) with new dynamics drawn from the prior."""
-        parts = self.encode_parts(batch)
-        return self.decode_parts(parts.f, self.sample_dynamics(len(parts.f), parts.z.shape[1], generator))
+        return self.keep_and_resample(batch, "content", 1, generator)[2]
 
     @torch.no_grad()
     def resample_content(self, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         """The batch's dynamics (posterior means) with new content f drawn from the prior."""
-        parts = self.encode_parts(batch)
-        return self.decode_parts(self.sample_content(len(parts.f), generator), parts.z)
+        return self.keep_and_resample(batch, "dynamics", 1, generator)[2]
 
 
 
