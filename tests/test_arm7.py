@@ -216,3 +216,85 @@ def test_side_top_grid_shows_boards_and_footprint():
     inside = (x_cols > world.params[0] + 0.05) & (x_cols < world.params[0] + world.params[3] - 0.05)
     assert top[:, inside].max() == pytest.approx(1.0)
     assert side[:, x_cols < 0.3].max() == 0.0 and top[:, x_cols < 0.3].max() == 0.0
+
+
+# ---------------------------------------------------------------------------------------------- experiment parts
+
+
+def test_arm7_settings_validate_overrides():
+    from seqvae.errors import ConfigError
+    from seqvae.experiments.arm7 import arm7_settings
+
+    s = arm7_settings("paper", ["arm7.n_grid=[50,25,25]", "arm7.lam=0.9"])
+    assert s["n_grid"] == [25, 50] and s["lam"] == 0.9 and s["train_worlds"] == 1000
+    with pytest.raises(ConfigError, match="unknown arm7 setting"):
+        arm7_settings(None, ["arm7.nope=1"])
+    with pytest.raises(ConfigError, match="lam"):
+        arm7_settings(None, ["arm7.lam=0"])
+
+
+def test_success_at_time_and_n_star():
+    from types import SimpleNamespace as R
+
+    from seqvae.experiments.arm7 import choose_n_star, success_at_time
+
+    runs = {10: [R(solved=True, seconds=0.5), R(solved=False, seconds=0.4)],
+            20: [R(solved=True, seconds=1.5), R(solved=True, seconds=2.5)]}
+    assert success_at_time(runs, 0.4) == 0.0
+    assert success_at_time(runs, 1.0) == 0.5  # N = 10 solves one of two within 1 s
+    assert success_at_time(runs, 2.0) == 0.5
+    assert success_at_time(runs, 3.0) == 1.0  # N = 20 solves both within 3 s
+    rows = [{"n": 10, "uniform": {"success": 0.1}}, {"n": 20, "uniform": {"success": 0.3}},
+            {"n": 40, "uniform": {"success": 0.5}}]
+    assert choose_n_star(rows) == 20
+
+
+def test_clearance_weighted_states_sit_closer_to_obstacles():
+    world = shelf()
+    checker = arm7.CollisionChecker(world)
+    goal = arm7.sample_goal_in_compartment(checker, np.random.default_rng(0), world.compartments[1])
+    assert goal is not None
+    # home (well clear of everything) to a hand inside a compartment (close to the boards)
+    path = np.stack([arm7.PANDA_HOME, goal])
+    uniform = arm7.path_states(checker, path, 200, np.random.default_rng(1), clearance_fraction=0.0)
+    weighted = arm7.path_states(checker, path, 200, np.random.default_rng(1), clearance_fraction=1.0)
+    assert uniform.shape == weighted.shape == (200, 7)
+    clear_u = np.mean([max(checker.world_distance(q), 0) for q in uniform])
+    clear_w = np.mean([max(checker.world_distance(q), 0) for q in weighted])
+    assert clear_w < 0.7 * clear_u, (clear_w, clear_u)
+
+
+def test_condition_row_layout():
+    world = shelf()
+    checker = arm7.CollisionChecker(world)
+    problem = arm7.world_problems(world, 1, np.random.default_rng(2), checker=checker)[0]
+    row = arm7.problem_condition(problem, 32)
+    assert row.shape == (7 + 7 + 32 * 32,)
+    np.testing.assert_allclose(row[:7], problem.start, atol=1e-6)
+    np.testing.assert_allclose(row[7:14], problem.goal, atol=1e-6)
+    np.testing.assert_array_equal(row[14:].reshape(32, 32), world.side_top_grid(32))
+
+
+def test_experiment_tiny_run_writes_claims(tmp_path):
+    pytest.importorskip("ompl")
+    import json
+
+    from seqvae.experiments import run_experiment
+
+    over = ["arm7.train_worlds=3", "arm7.problems_per_world=1", "arm7.states_per_path=20", "arm7.eval_worlds=3",
+            "arm7.n_grid=[10]", "arm7.figure_samples=20", "arm7.clearance_fraction=0.5", "train.max_epochs=2"]
+    metrics = run_experiment("arm7", tmp_path, seed=0, overrides=over, progress=False, report=False)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["claims"] == metrics["claims"]
+    s = metrics["summary"]
+    assert s["feasible_problems"] <= s["held_out_problems"] == 3
+    row = metrics["table"][0]
+    for key in ("uniform", "learned"):
+        assert 0.0 <= row[key]["success"] <= 1.0
+        assert row[key]["solved"] == round(row[key]["success"] * row["problems"])
+    ratio = s.get("ratio")
+    assert metrics["claims"]["learned_beats_uniform_1_5x"] == bool(ratio is not None and ratio >= 1.5)
+    assert set(metrics["time"]) >= {"budgets", "uniform", "learned"}
+    assert all(0.0 <= v <= 1.0 for v in metrics["time"]["uniform"]["success_at_time"])
+    for fig in metrics["figures"]:
+        assert (tmp_path / fig).is_file()

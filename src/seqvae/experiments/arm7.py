@@ -3,7 +3,7 @@
 
 ``seqvae experiment arm7`` builds training data with :func:`seqvae.planning.arm7.build_arm_dataset` (shelf
 worlds and a share of open-clutter worlds; table-to-shelf problems; RRT-Connect + OMPL shortcutting paths;
-states uniform by arc length along each path), trains the conditional VAE of ``configs/arm7.yaml`` (condition:
+states along each path, most of them drawn towards low clearance), trains the conditional VAE of ``configs/arm7.yaml`` (condition:
 start and goal joints and the world's side/top occupancy image) and evaluates it inside OMPL's PRM on held-out
 shelf problems (fresh worlds from the held-out seed stream, kept when RRT-Connect solves them within
 ``reference_time`` s, i.e. known feasible):
@@ -52,6 +52,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "train_worlds": 150,  # training worlds x problems per world (RRT-Connect + shortcutting ~0.8 s each)
         "problems_per_world": 2,
         "states_per_path": 50,
+        # this share of each path's training states drawn towards low clearance (density ~ 1 / (clearance +
+        # clearance_scale), Coal distances in metres): where the path threads between boards
+        "clearance_fraction": 0.7,
+        "clearance_scale": 0.02,
         "clutter_fraction": 0.1,  # share of training worlds that are open clutter (no shelf)
         "planner": "rrtconnect",  # training paths: "rrtconnect" (+ simplifyMax) or "auto" (BIT* as well)
         "solve_time": 5.0,
@@ -104,6 +108,8 @@ def arm7_settings(preset: str | None, overrides: list[str]) -> dict[str, Any]:
     for key in ("lam", "lam_ref"):
         if not 0.0 < float(out[key]) <= 1.0:
             raise ConfigError(f"arm7.{key} must lie in (0, 1], got {out[key]!r}")
+    if not 0.0 <= float(out["clearance_fraction"]) <= 1.0 or not float(out["clearance_scale"]) > 0:
+        raise ConfigError("arm7.clearance_fraction must lie in [0, 1] and arm7.clearance_scale be > 0")
     if not 0.0 <= float(out["clutter_fraction"]) < 1.0:
         raise ConfigError(f"arm7.clutter_fraction must lie in [0, 1), got {out['clutter_fraction']!r}")
     if out["planner"] not in ("rrtconnect", "auto", "bitstar", "rrtstar"):
@@ -360,7 +366,8 @@ def run(
             int(settings["train_worlds"]), int(settings["problems_per_world"]), int(settings["states_per_path"]),
             seed=cfg.seed, grid=grid, planner=str(settings["planner"]), solve_time=float(settings["solve_time"]),
             iterations=settings["solve_iterations"], clutter_fraction=float(settings["clutter_fraction"]),
-            progress=advance,
+            progress=advance, clearance_fraction=float(settings["clearance_fraction"]),
+            clearance_scale=float(settings["clearance_scale"]),
         )
     walls["data"] = time.perf_counter() - t0
 

@@ -556,6 +556,33 @@ def problem_condition(problem: ArmProblem, grid: int) -> np.ndarray:
     return pack_condition(problem.start, problem.goal, problem.world.side_top_grid(grid))
 
 
+def path_states(
+    checker: CollisionChecker, path: np.ndarray, n: int, rng: np.random.Generator, clearance_fraction: float = 0.0,
+    clearance_scale: float = 0.02, grid_points: int = 100,
+) -> np.ndarray:
+    """``n`` states on the joint-space polyline ``path``: ``round(clearance_fraction * n)`` drawn with arc-length
+    density proportional to ``1 / (clearance + clearance_scale)`` (clearance = Coal distance between the robot and
+    the world at ``grid_points`` evenly spaced configurations; metres), the rest uniform by arc length. Puts the
+    training mass where the path threads between boards -- where uniform sampling rarely lands."""
+    from seqvae.planning.dataset import points_at_arc_length, sample_along_path
+
+    n_weighted = int(round(n * float(clearance_fraction)))
+    parts = [sample_along_path(path, n - n_weighted, rng)] if n > n_weighted else []
+    if n_weighted:
+        seg = np.linalg.norm(np.diff(path, axis=0), axis=1) if len(path) > 1 else np.zeros(1)
+        total = float(seg.sum())
+        if total > 0:
+            s = (np.arange(grid_points) + 0.5) / grid_points * total
+            clearance = np.array([max(checker.world_distance(q), 0.0) for q in points_at_arc_length(path, s)])
+            weight = 1.0 / (clearance + float(clearance_scale))
+            pick = rng.choice(grid_points, size=n_weighted, p=weight / weight.sum())
+            jitter = (rng.random(n_weighted) - 0.5) * total / grid_points
+            parts.append(points_at_arc_length(path, np.clip(s[pick] + jitter, 0.0, total)))
+        else:
+            parts.append(np.repeat(path[:1], n_weighted, axis=0))
+    return np.concatenate(parts)
+
+
 def build_arm_dataset(
     n_worlds: int,
     problems_per_world: int,
@@ -568,18 +595,19 @@ def build_arm_dataset(
     clutter_fraction: float = 0.0,
     resolution: float = MOTION_RESOLUTION,
     progress: Any = None,
+    clearance_fraction: float = 0.0,
+    clearance_scale: float = 0.02,
 ) -> dict[str, np.ndarray]:
     """Training rows for the Panda CVAE: per world (shelf, or clutter for ``clutter_fraction`` of them)
     ``problems_per_world`` problems (:func:`world_problems`), each solved by
     :func:`~seqvae.planning.ompl_planner.shortest_path` (``planner``: ``"rrtconnect"`` = RRT-Connect, at most
     ``solve_time`` s, then OMPL's ``simplifyMax`` shortcutting; ``"auto"`` = BIT* for ``iterations`` as well,
-    keeping the shorter verified path) and ``states_per_path`` states drawn uniformly by arc length along the
-    path. Keys: ``states``, ``condition`` (rows), ``problem_index``; per solved problem ``problem_start``,
+    keeping the shorter verified path) and ``states_per_path`` states along the path (:func:`path_states`:
+    ``clearance_fraction`` of them towards low clearance, the rest uniform by arc length). Keys: ``states``, ``condition`` (rows), ``problem_index``; per solved problem ``problem_start``,
     ``problem_goal``, ``problem_world``, ``cost``, ``path_states``/``path_offsets``; per world ``grids`` and
     ``params``; counts ``n_attempted``, ``n_unsolved``.
     """
     from seqvae.models.conditional import pack_condition
-    from seqvae.planning.dataset import sample_along_path
     from seqvae.planning.ompl_planner import shortest_path
 
     states, cond, pidx = [], [], []
@@ -601,7 +629,7 @@ def build_arm_dataset(
                 unsolved += 1
                 continue
             p = len(costs)
-            xs = sample_along_path(res.path, states_per_path, rng_states)
+            xs = path_states(pr.robot, res.path, states_per_path, rng_states, clearance_fraction, clearance_scale)
             states.append(xs)
             cond.append(np.repeat(pack_condition(pr.start, pr.goal, g)[None], states_per_path, axis=0))
             pidx.append(np.full(states_per_path, p, dtype=np.int64))
