@@ -81,6 +81,21 @@ The reference std 0.354 lets the small parts (skin, hair) go. The source trains 
 Adam (lr 2e-4, betas 0.9, 0.999), batch 25, 200 epochs, on 8-frame Sprites videos: training
 settings, which belong in the run config, not here.
 
+Method options (defaults keep the source's model): ``beta_f`` weights KL(q(f|x) || p(f)) in the gradient
+only (the value of ``kl`` and so the reported ELBO stay the ELBO's: ``beta_f * kl - (beta_f - 1) *
+kl.detach()``), to push what can live in z_{1:T} (the direction a character faces) out of f;
+``learn_likelihood_std`` learns one std of p(x_t | f, z_t) (floor ``min_likelihood_std``), a proper
+ELBO term; ``decoder_channels`` / ``decoder_refine`` widen the decoder and add kernel-3 conv blocks at
+full resolution. ``contrastive_weight`` / ``mi_weight`` add, in training only, C-DSVAE's terms (Bai,
+Wang & Gomes, "Contrastively Disentangled Sequential Variational Autoencoder", NeurIPS 2021): InfoNCE
+(:func:`info_nce`, cosine similarity, ``contrastive_temperature``) between the posterior mean of f and
+that of a content-preserving augmentation (frames shuffled, :func:`content_augment`), and between the
+posterior means of z_{1:T} and those of a motion-preserving augmentation (colour channels permuted,
+:func:`motion_augment`), the other videos of the batch as negatives; and the minibatch-weighted-sampling
+estimate of MI(f; z_{1:T}) (:func:`mws_mutual_information`) as a penalty. They enter the gradient the same
+way (``recon_log_prob`` keeps its value), so logged losses stay comparable across options; their values
+are in ``ModelOutput.terms`` (``nce_f``, ``nce_z``, ``mi_fz``).
+
 BatchNorm: in training mode a frame's encoding depends on the other frames of the batch (batch
 statistics); in ``eval()`` mode every q(z_t) of the factorized posterior depends on frame t alone.
 Videos must have all their frames (a ``mask`` with padding is refused).
@@ -131,6 +146,18 @@ class DSAEConfig:
     likelihood_std: float = REFERENCE_STD  # fixed std of p(x_t | f, z_t), in [0, 1] data units
     min_std: float = 1e-4  # floor on every posterior and prior std
     batchnorm: bool = True  # BatchNorm after every hidden conv / fc layer
+    # -- method options (defaults: the source's DSAE) ---------------------------------------------
+    decoder_channels: int | None = None  # channels of the decoder's hidden transposed convs (None: conv_channels)
+    decoder_refine: int = 0  # extra kernel-3 stride-1 conv blocks at full resolution before the output layer
+    learn_likelihood_std: bool = False  # one learned std of p(x_t | f, z_t), started at likelihood_std
+    min_likelihood_std: float = 0.01  # floor of the learned std
+    # weight of KL(q(f|x) || p(f)) in the gradient (the reported ELBO keeps weight 1; see "Method options")
+    beta_f: float = 1.0
+    # C-DSVAE (Bai et al. 2021): InfoNCE between f of a video and of its frame-shuffled copy, and between
+    # z_{1:T} of a video and of its colour-permuted copy, and the MWS estimate of MI(f; z); training only
+    contrastive_weight: float = 0.0
+    mi_weight: float = 0.0
+    contrastive_temperature: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("frame_size", "channels", "frames", "conv_channels", "kernel", "fc_hidden", "frame_features",
@@ -150,6 +177,16 @@ class DSAEConfig:
             raise ConfigError("model.likelihood_std and model.min_std must be > 0")
         if self.posterior_feedback and self.posterior != "full":
             raise ConfigError("model.posterior_feedback goes with posterior: full")
+        if self.decoder_channels is not None and self.decoder_channels < 1:
+            raise ConfigError(f"model.decoder_channels must be >= 1, got {self.decoder_channels}")
+        if self.decoder_refine < 0:
+            raise ConfigError(f"model.decoder_refine must be >= 0, got {self.decoder_refine}")
+        if self.min_likelihood_std <= 0 or (self.learn_likelihood_std and self.likelihood_std < self.min_likelihood_std):
+            raise ConfigError("model.min_likelihood_std must be > 0 and <= model.likelihood_std")
+        if self.beta_f < 0 or self.contrastive_weight < 0 or self.mi_weight < 0:
+            raise ConfigError("model.beta_f, model.contrastive_weight and model.mi_weight must be >= 0")
+        if self.contrastive_temperature <= 0:
+            raise ConfigError(f"model.contrastive_temperature must be > 0, got {self.contrastive_temperature}")
 
     @property
     def final_size(self) -> int:
@@ -194,7 +231,8 @@ class FrameDecoder(nn.Module):
 
     def __init__(self, cfg: DSAEConfig) -> None:
         super().__init__()
-        pad, width, size = cfg.kernel // 2, cfg.conv_channels, cfg.final_size
+        pad, size = cfg.kernel // 2, cfg.final_size
+        width = cfg.decoder_channels or cfg.conv_channels
         self.start_shape = (width, size, size)
         self.fc = nn.Sequential(
             _block(nn.Linear(cfg.f_dim + cfg.z_dim, cfg.fc_hidden), cfg.fc_hidden, cfg.batchnorm, 1),
@@ -204,6 +242,8 @@ class FrameDecoder(nn.Module):
         layers: list[nn.Module] = []
         for i, s in enumerate(strides):
             last = i == len(strides) - 1
+            if last:  # decoder_refine: more nonlinearity at full resolution (sharper small parts)
+                layers += [_block(nn.Conv2d(width, width, 3, 1, 1), width, cfg.batchnorm, 2) for _ in range(cfg.decoder_refine)]
             # out = (in - 1) s - 2 pad + kernel + (s - 1) = in * s for an odd kernel
             conv = nn.ConvTranspose2d(width, cfg.channels if last else width, cfg.kernel, s, pad, output_padding=s - 1)
             layers.append(nn.Sequential(conv, nn.Tanh()) if last else _block(conv, width, cfg.batchnorm, 2))
@@ -211,6 +251,44 @@ class FrameDecoder(nn.Module):
 
     def forward(self, code: Tensor) -> Tensor:
         return self.deconv(self.fc(code).reshape(len(code), *self.start_shape))
+
+
+def _gradient_weighted(value: Tensor, weight: float) -> Tensor:
+    """``value`` unchanged, with its gradient multiplied by ``weight``."""
+    return weight * value - (weight - 1.0) * value.detach()
+
+
+def info_nce(anchor: Tensor, positive: Tensor, temperature: float) -> Tensor:
+    """InfoNCE loss per row (van den Oord et al. 2018): row i of ``positive`` is the positive of row i of
+    ``anchor``, the other rows its negatives; cosine similarities over ``temperature``. Shape ``(B,)``."""
+    a = nn.functional.normalize(anchor, dim=-1)
+    p = nn.functional.normalize(positive, dim=-1)
+    logits = a @ p.T / temperature
+    return nn.functional.cross_entropy(logits, torch.arange(len(a), device=a.device), reduction="none")
+
+
+def mws_mutual_information(log_qf: Tensor, log_qz: Tensor) -> Tensor:
+    """Minibatch-weighted-sampling estimate of MI(f; z) per example (Chen et al. 2018, as used by S3VAE and
+    C-DSVAE): ``log_q*[i, j] = log q(.(i) | x_j)``; log q(f_i, z_i) - log q(f_i) - log q(z_i) with each
+    aggregate posterior the batch mean of the per-video posteriors. Shape ``(B,)``."""
+    b = log_qf.shape[0]
+    joint = torch.logsumexp(log_qf + log_qz, dim=1)
+    return joint - torch.logsumexp(log_qf, dim=1) - torch.logsumexp(log_qz, dim=1) + math.log(b)
+
+
+def content_augment(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """C-DSVAE's content-preserving augmentation: each video's frames in a random order ``(B, T, ...)``."""
+    keys = torch.rand(x.shape[:2], generator=generator, device=x.device)
+    order = keys.argsort(dim=1)
+    return x[torch.arange(len(x), device=x.device)[:, None], order]
+
+
+def motion_augment(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """A motion-preserving augmentation (C-DSVAE uses colour distortion): each video's colour channels
+    permuted at random, frames ``(B, T, C, H, W)``; the shapes, and so the motion, stay."""
+    b, c = x.shape[0], x.shape[2]
+    order = torch.rand(b, c, generator=generator, device=x.device).argsort(dim=1)
+    return x[torch.arange(b, device=x.device)[:, None], :, order].transpose(1, 2)
 
 
 @dataclass
@@ -246,6 +324,11 @@ class DSAE(VAE):
         cfg = config
         self.encoder = FrameEncoder(cfg)
         self.decoder = FrameDecoder(cfg)
+        if cfg.learn_likelihood_std:
+            # std = min + softplus(raw), started at likelihood_std
+            start = cfg.likelihood_std - cfg.min_likelihood_std
+            raw = math.log(math.expm1(start)) if start > 0 else -20.0
+            self.likelihood_raw_std = nn.Parameter(torch.tensor(raw))
         # q(f | x_{1:T})
         self.f_lstm = nn.LSTM(cfg.frame_features, cfg.hidden, batch_first=True, bidirectional=True)
         self.f_out = nn.Linear(2 * cfg.hidden, 2 * cfg.f_dim)
@@ -366,7 +449,15 @@ class DSAE(VAE):
         code = torch.cat([f[:, None, :].expand(-1, t, -1), z], dim=-1).reshape(n * t, -1)
         frames = self.decoder(code).reshape(n, t, *self.decoder_output_shape)
         mean = self._to_layout((frames + 1.0) / 2.0)
-        return Independent(Normal(mean, torch.full_like(mean, self.config.likelihood_std)), 3)
+        return Independent(Normal(mean, self.likelihood_std.to(mean).expand_as(mean)), 3)
+
+    @property
+    def likelihood_std(self) -> Tensor:
+        """The std of p(x_t | f, z_t) in [0, 1] data units (learned with ``learn_likelihood_std``)."""
+        cfg = self.config
+        if cfg.learn_likelihood_std:
+            return std_from_raw(self.likelihood_raw_std, cfg.min_likelihood_std)
+        return torch.tensor(cfg.likelihood_std)
 
     @property
     def decoder_output_shape(self) -> tuple[int, int, int]:
@@ -402,18 +493,48 @@ class DSAE(VAE):
         pf = standard_normal(f.shape, f)
         kl_f_dims = kl_divergence(qf.base_dist, pf.base_dist)  # (B, f_dim)
         kl_z_dims = kl_divergence(Normal(zq_mean, zq_std), Normal(zp_mean, zp_std)).sum(1)  # (B, z_dim)
+        terms: dict[str, Tensor] = {}
+        if self.config.beta_f != 1.0:
+            kl_f_dims = _gradient_weighted(kl_f_dims, self.config.beta_f)
         kl_f, kl_z = kl_f_dims.sum(-1), kl_z_dims.sum(-1)
         likelihood = self._likelihood(f, z)
+        recon = likelihood.log_prob(batch.values).sum(-1)
+        cfg = self.config
+        if self.training and (cfg.contrastive_weight > 0 or cfg.mi_weight > 0):
+            extra = self._contrastive_terms(x, feats, qf, f, zq_mean, zq_std, z)
+            penalty = cfg.contrastive_weight * (extra["nce_f"] + extra["nce_z"]) + cfg.mi_weight * extra["mi_fz"]
+            recon = recon - (penalty - penalty.detach())  # gradient only: the value stays log p(x | f, z)
+            terms.update({k: v.detach() for k, v in extra.items()})
         return ModelOutput(
             posterior=qf,
             prior=pf,
             z=f,
             likelihood=likelihood,
-            recon_log_prob=likelihood.log_prob(batch.values).sum(-1),
+            recon_log_prob=recon,
             kl=kl_f + kl_z,
             kl_per_dim=torch.cat([kl_f_dims, kl_z_dims], dim=-1),
-            terms={"kl_f": kl_f, "kl_z": kl_z},
+            terms={"kl_f": kl_f, "kl_z": kl_z, **terms},
         )
+
+    # -- C-DSVAE terms (Bai et al. 2021) -----------------------------------------------------------
+    def _contrastive_terms(self, x: Tensor, feats: Tensor, qf: Independent, f: Tensor, zq_mean: Tensor,
+                           zq_std: Tensor, z: Tensor) -> dict[str, Tensor]:  # fmt: skip
+        """Per-video InfoNCE losses of f (content kept under a frame shuffle) and z (motion kept under a
+        colour permutation), and the minibatch-weighted-sampling estimate of MI(f; z_{1:T})."""
+        cfg = self.config
+        x_content = content_augment(x)  # same look, frames in another order
+        x_motion = motion_augment(x)  # same motion, other colours
+        aug = self._features(torch.cat([x_content, x_motion]))
+        feats_c, feats_m = aug.chunk(2)
+        f_c = self._f_posterior(feats_c).mean
+        f_m = self._f_posterior(feats_m).mean
+        z_m, _, _ = self._z_posterior(feats_m, f_m, sample=False)
+        nce_f = info_nce(qf.mean, f_c, cfg.contrastive_temperature)
+        nce_z = info_nce(zq_mean.flatten(1), z_m.flatten(1), cfg.contrastive_temperature)
+        # log q(f_i | x_j) and log q(z_i | x_j) for every pair (i, j): (B, B)
+        log_qf = Normal(qf.mean[None], qf.stddev[None]).log_prob(f[:, None]).sum(-1)
+        log_qz = Normal(zq_mean[None], zq_std[None]).log_prob(z[:, None]).sum((-1, -2))
+        return {"nce_f": nce_f, "nce_z": nce_z, "mi_fz": mws_mutual_information(log_qf, log_qz)}
 
     def log_weights(self, batch: Batch, k: int) -> Tensor:
         """log p(x|f,z) + log p(f) + log p(z) - log q(f|x) - log q(z|x,f), (f, z) ~ q: shape ``(k, B)``."""
