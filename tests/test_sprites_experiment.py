@@ -99,6 +99,7 @@ def test_tiny_experiment_writes_consistent_metrics_and_figures(tmp_path):
     assert judge["min_test_accuracy"] == min(judge["test_accuracy"].values())
     assert metrics["claims"]["judge_trustworthy"] == (judge["min_test_accuracy"] >= JUDGE_ACCURACY_MIN)
     assert metrics["published_dsae"]["action_accuracy"] == pytest.approx(0.9073)
+    assert metrics["published_cdsvae"]["is"] == pytest.approx(8.871)
     report = build_report(out).read_text()
     assert 'data-figure="reconstructions"' in report and 'data-figure="samples"' in report
     assert "incomplete figure" not in report
