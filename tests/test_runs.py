@@ -127,7 +127,7 @@ def test_ctrl_c_writes_the_last_finished_epoch_kept_in_memory(tmp_path: Path, mo
     step = training.VAEModule.training_step
 
     def interrupted_in_epoch_three(self, batch, batch_idx):
-        if self.current_epoch == 2 and batch_idx == 1:
+        if self.current_epoch == 2 and batch_idx == 0:  # in the third epoch's first group of steps
             raise KeyboardInterrupt
         return step(self, batch, batch_idx)
 

@@ -214,3 +214,25 @@ def test_last_checkpoint_is_always_the_last_epoch_and_links_to_a_best_of_the_sam
     # an epoch with a new best writes one file: last.ckpt is then a hard link to it, not a second save
     assert os.path.samefile(ckpts / "last.ckpt", ckpts / "best.ckpt") == best_is_last
     assert not [p.name for p in ckpts.iterdir() if p.suffix != ".ckpt"]  # no temporary files left
+
+
+@pytest.mark.parametrize(("schedule", "extra"), [("constant", []), ("cosine", ["model.linear_skip=true", "model.init=pca"]),
+                                                ("plateau", [])])
+def test_grouped_optimiser_steps_train_exactly_like_single_ones(tmp_path: Path, schedule: str, extra: list[str]) -> None:
+    """train.steps_per_iteration only changes how many optimiser steps one Lightning iteration takes: the
+    batches, their order, the updates, the LR schedule and the logs are the same, bit for bit, also when
+    the epoch's batch count is not a multiple of the group and when max_steps falls inside a group."""
+    base = ["train.max_epochs=3", "data.params.n=700", "train.batch_size=64", "train.progress_bar=false",
+            f"train.lr_schedule={schedule}", "train.gradient_clip=1.0", *extra]
+    results = {}
+    for k in (1, 3):
+        cfg = load_run_config("mlp-gaussian-mixture", [*base, f"train.steps_per_iteration={k}"])
+        results[k] = fit(cfg, tmp_path / f"k{k}")
+    one, three = results[1], results[3]
+    assert one.summary["steps"] == three.summary["steps"] == 3 * 9  # 560 training examples: 9 batches an epoch
+    for a, b in zip(one.model.parameters(), three.model.parameters()):
+        assert torch.equal(a, b)
+    assert read_epochs(tmp_path / "k1/logs/metrics.csv") == read_epochs(tmp_path / "k3/logs/metrics.csv")
+    capped = fit(load_run_config("mlp-gaussian-mixture", [*base, "train.steps_per_iteration=4", "train.max_steps=11"]),
+                 tmp_path / "capped")
+    assert capped.summary["steps"] == 11

@@ -287,10 +287,16 @@ class TrainConfig:
     # last.ckpt / best.ckpt are written at most this often (0: every epoch), and always at the end and on
     # Ctrl+C; the states in between are kept in memory, so a kill (SIGKILL, power loss) loses at most this much
     checkpoint_every_seconds: float = 30.0
+    # optimiser steps per Lightning iteration: the loader serves groups of this many batches (the same
+    # batches in the same order) and the module steps through them, so Lightning's fixed cost per
+    # iteration is shared; results do not depend on it. 1 under DDP and for length-bucketed sequences
+    steps_per_iteration: int = 8
 
     def __post_init__(self) -> None:
         if self.max_nonfinite_steps < 1:
             raise ConfigError(f"train.max_nonfinite_steps must be >= 1, got {self.max_nonfinite_steps}")
+        if self.steps_per_iteration < 1:
+            raise ConfigError(f"train.steps_per_iteration must be >= 1, got {self.steps_per_iteration}")
         if self.checkpoint_every_seconds < 0:
             raise ConfigError(f"train.checkpoint_every_seconds must be >= 0, got {self.checkpoint_every_seconds}")
         if self.batch_size < 1:

@@ -271,6 +271,11 @@ class WarmupCosine:
 
 def total_training_steps(trainer: Any) -> float | None:
     """The optimiser steps the trainer will take when nothing stops it early (None when unbounded)."""
+    per_epoch = getattr(trainer.lightning_module, "optimizer_steps_per_epoch", None)
+    if per_epoch and trainer.max_epochs is not None and trainer.max_epochs > 0:
+        # Lightning counts iterations, which may each hold several optimiser steps (train.steps_per_iteration)
+        total = float(per_epoch * trainer.max_epochs)
+        return min(total, float(trainer.max_steps)) if trainer.max_steps > 0 else total
     try:
         total = float(trainer.estimated_stepping_batches)
     except Exception:  # noqa: BLE001 - Lightning raises when the loader's length is unknown

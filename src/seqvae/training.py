@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
@@ -33,6 +34,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerStatus
 from lightning.pytorch.utilities import rank_zero_only
 from lightning_utilities.core.apply_func import apply_to_collection
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from seqvae.analysis.usage import latent_usage
 from seqvae._lightning_logs import quiet_lightning
@@ -139,6 +141,11 @@ class VAEModule(L.LightningModule):
         self._guard_pending: list[tuple[int, int, torch.Tensor, torch.Tensor]] = []
         self._guard_every = 1  # steps between host reads of the guard's flags (more on an accelerator)
         self.epoch_metrics: dict[str, float] = {}  # the latest epoch means (train and validation), as logged
+        # optimiser steps are taken here (manual optimisation), so that one Lightning iteration can run a
+        # group of them (see _grouped, train.steps_per_iteration): Lightning's cost per iteration is shared
+        self.automatic_optimization = False
+        self.optimizer_steps_per_epoch: int | None = None  # set by fit: batches per epoch, groups unpacked
+        self._plateau_monitor: str | None = None
 
     def on_fit_start(self) -> None:
         self._params = [p for p in self.model.parameters() if p.requires_grad]
@@ -150,6 +157,8 @@ class VAEModule(L.LightningModule):
         # Lightning's generic transfer deep-copies a dataclass batch on every step, even on the CPU
         if isinstance(batch, Batch):
             return batch if batch.values.device == device else batch.to(device)
+        if isinstance(batch, list) and all(isinstance(b, Batch) for b in batch):  # a group of batches
+            return [b if b.values.device == device else b.to(device) for b in batch]
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     @staticmethod
@@ -160,7 +169,18 @@ class VAEModule(L.LightningModule):
                 values[f"{prefix}/{name}"] = terms[name].mean()
         return values
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch | list[Batch], batch_idx: int) -> None:
+        """One optimiser step per batch of the group (a single batch is a group of one)."""
+        optimizer = self.optimizers()
+        schedulers = self.lr_schedulers()
+        per_step = None if schedulers is None or isinstance(schedulers, list) or self._plateau_monitor else schedulers
+        max_steps = self.trainer.max_steps
+        for one in batch if isinstance(batch, list) else [batch]:
+            if max_steps is not None and max_steps >= 0 and self.global_step >= max_steps:
+                break  # max_steps falls inside a group
+            self._optimizer_step(one, optimizer, per_step)
+
+    def _optimizer_step(self, batch: Batch, optimizer: Any, scheduler: Any) -> None:
         if hasattr(self.model, "on_train_step"):  # e.g. a scheduled-sampling schedule
             self.model.on_train_step(self.global_step)
         terms = self.objective(self.model, batch, self.global_step)
@@ -172,7 +192,13 @@ class VAEModule(L.LightningModule):
         values = self._terms("train", terms, loss)
         values["beta"] = loss.new_tensor(self.objective.beta(self.global_step))
         self._train_means.add(values, len(batch), keep=self._loss_finite)
-        return loss
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if self.train_config.gradient_clip:
+            self.clip_gradients(optimizer, gradient_clip_val=self.train_config.gradient_clip, gradient_clip_algorithm="norm")
+        optimizer.step()  # runs on_before_optimizer_step (the guard), then the update; counts global_step
+        if scheduler is not None:
+            scheduler.step()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Skip the update when the loss or any gradient is non-finite: the optimiser leaves the parameters
@@ -196,9 +222,8 @@ class VAEModule(L.LightningModule):
         if len(self._guard_pending) >= self._guard_every:
             self._read_guard()
 
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        super().optimizer_step(*args, **kwargs)
-        for inner in self.trainer.optimizers:  # found_inf is for this step only
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        for inner in self.trainer.optimizers:  # found_inf belongs to the step that set it
             if getattr(inner, "found_inf", None) is not None:
                 inner.found_inf = None
 
@@ -230,6 +255,10 @@ class VAEModule(L.LightningModule):
         self._skipped_epoch = 0
         self._publish(values, "train/loss")
         self.epoch_metrics["epoch"] = self.current_epoch  # the epoch whose training means these are
+        if self._plateau_monitor is not None:
+            value = self.trainer.callback_metrics.get(self._plateau_monitor)
+            if value is not None:
+                self.lr_schedulers().step(value)
 
     def _publish(self, values: dict[str, torch.Tensor], monitored: str) -> None:
         """An epoch's means: one row to every logger, and through ``self.log`` (what checkpointing, early
@@ -299,20 +328,21 @@ class VAEModule(L.LightningModule):
             # data-derived initialisation (fresh runs only; a resume restores its weights)
             if self.trainer.train_dataloader is None:
                 self.trainer.fit_loop.setup_data()
-            self.model.init_from_data(self.trainer.train_dataloader.dataset)
+            dataset = self.trainer.train_dataloader.dataset
+            self.model.init_from_data(dataset.dataset if isinstance(dataset, _Groups) else dataset)
         min_lr = cfg.lr * cfg.min_lr_fraction
         if cfg.lr_schedule == "cosine" and total:
             from seqvae.defaults import WarmupCosine
 
             shape = WarmupCosine(total, cfg.lr_warmup_fraction * total, cfg.min_lr_fraction)
             cosine = torch.optim.lr_scheduler.LambdaLR(optimizer, shape)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+            return {"optimizer": optimizer, "lr_scheduler": cosine}  # stepped after each optimiser step
         if cfg.lr_schedule == "plateau":
-            monitor = getattr(self.trainer.checkpoint_callback, "monitor", None) or "val/loss"
+            self._plateau_monitor = getattr(self.trainer.checkpoint_callback, "monitor", None) or "val/loss"
             plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer, factor=0.5, patience=max(2, (cfg.early_stopping_patience or 10) // 3), min_lr=min_lr
             )
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": monitor, "interval": "epoch"}}
+            return {"optimizer": optimizer, "lr_scheduler": plateau}  # stepped at the end of each epoch
         return optimizer
 
 
@@ -710,7 +740,6 @@ def build_trainer(
         num_nodes=cfg.num_nodes,
         strategy=cfg.strategy,
         precision=cfg.precision,
-        gradient_clip_val=cfg.gradient_clip,
         deterministic=cfg.deterministic,
         logger=[_RunCSVLogger(out_dir, keep_log_through_epoch), *_extra_loggers(cfg, out_dir)],
         callbacks=callbacks,
@@ -813,6 +842,22 @@ def _clear_previous_run(out: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _with_exported_legacy_fields(cfg: RunConfig, out: Path) -> RunConfig:
+    """A run started by an older seqvae resumes with the model fields it was trained with: its export
+    (written at every interrupt and at the end) lacks the fields added since (checkpoint.LEGACY_MODEL_FIELDS)."""
+    from seqvae.checkpoint import CONFIG, LEGACY_MODEL_FIELDS
+
+    try:
+        exported = json.loads((out / CONFIG).read_text()).get("model_config")
+    except (OSError, ValueError, AttributeError):
+        return cfg
+    if not isinstance(exported, dict):
+        return cfg
+    legacy = {k: v for k, v in LEGACY_MODEL_FIELDS.get(str(exported.get("kind")), {}).items()
+              if k not in exported and k not in cfg.model}
+    return dataclasses.replace(cfg, model={**cfg.model, **legacy}) if legacy else cfg
+
+
 def _read_csv_log(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     if not path.is_file():
         return [], []
@@ -838,6 +883,8 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     # read_lightning_checkpoint refuses, before Lightning opens it, anything but tensors and plain values;
     # the log keeps the rows of the epochs the checkpoint holds (its "epoch" counts from 0)
     resume_epoch = int(read_lightning_checkpoint(last).get("epoch", -1)) + 1 if resume else None
+    if resume:
+        cfg = _with_exported_legacy_fields(cfg, out)
     from seqvae.defaults import apply_data_defaults
 
     cfg, bundle = apply_data_defaults(cfg, bundle)  # model.kind=auto, train.budget=data: values from the data
@@ -874,6 +921,9 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
             use_distributed_sampler=not bucket,
             keep_log_through_epoch=resume_epoch,
         )
+        module.optimizer_steps_per_epoch = len(train_loader)
+        if cfg.train.steps_per_iteration > 1 and not bucket and trainer.world_size == 1:
+            train_loader = _grouped(train_loader, cfg.train.steps_per_iteration)
         try:
             # our checkpoints hold only tensors and plain values: never unpickle anything else; argument
             # checks of torch.distributions are off, so that a non-finite batch reaches the step guard
@@ -938,6 +988,51 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     if interrupted:
         raise TrainingInterrupted(result)
     return result
+
+
+class _GroupSampler(Sampler[list[list[int]]]):
+    """The index lists of an ungrouped loader's batches (``size`` examples in ``sampler``'s order), ``k`` of
+    them per item. ``sampler`` stays reachable as ``.sampler``, where Lightning sets the epoch."""
+
+    def __init__(self, sampler: Sampler[int], size: int, k: int) -> None:
+        self.sampler, self.size, self.k = sampler, size, k
+
+    def __len__(self) -> int:
+        return -(-(-(-len(self.sampler) // self.size)) // self.k)  # ceil(ceil(n / size) / k)
+
+    def __iter__(self) -> Iterator[list[list[int]]]:
+        group: list[list[int]] = []
+        for batch in BatchSampler(self.sampler, self.size, drop_last=False):
+            group.append(batch)
+            if len(group) == self.k:
+                yield group
+                group = []
+        if group:
+            yield group
+
+
+class _Groups(Dataset):
+    """A dataset that builds whole batches (``__getitems__``), serving a list of batches per group."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitems__(self, groups: list[list[int]]) -> list[Batch]:
+        return [self.dataset.__getitems__(indices) for indices in groups]
+
+
+def _grouped(loader: DataLoader, k: int) -> DataLoader:
+    """``loader`` (batch size, sampler, workers) serving groups of ``k`` consecutive batches."""
+    return DataLoader(
+        _Groups(loader.dataset),
+        batch_sampler=_GroupSampler(loader.sampler, loader.batch_size, k),
+        collate_fn=loader.collate_fn,
+        num_workers=loader.num_workers,
+        persistent_workers=loader.persistent_workers,
+    )
 
 
 def _float(x: Any) -> float | None:
