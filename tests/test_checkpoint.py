@@ -175,3 +175,19 @@ def _unsafe_torch_loads(path: Path) -> list[str]:
 def test_no_unsafe_deserialisation_in_the_package() -> None:
     offenders = [hit for py in SRC.rglob("*.py") for hit in _unsafe_torch_loads(py)]
     assert offenders == []
+
+
+def test_an_export_from_before_posterior_std_loads_with_the_softplus_it_was_trained_with(tmp_path: Path) -> None:
+    """MLP exports hold every model config field; one without ``posterior_std`` predates the log-variance
+    default and rebuilds with softplus, giving the posterior it was trained with."""
+    torch.manual_seed(0)
+    model = build_model({"kind": "mlp", "latent_dim": 2, "hidden": [8], "posterior_std": "softplus"}, 5)
+    export_model(model, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["model"].pop("posterior_std") == "softplus"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = load_model(tmp_path)
+    assert loaded.config.posterior_std == "softplus"
+    x = Batch(values=torch.randn(4, 5))
+    assert torch.equal(loaded.encode(x).stddev, model.encode(x).stddev)
+    assert build_model({"kind": "mlp", "latent_dim": 2, "hidden": [8]}, 5).config.posterior_std == "exp"  # new runs

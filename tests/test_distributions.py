@@ -360,3 +360,15 @@ def test_mixed_head_is_gaussian_on_coordinates_and_bernoulli_on_flags() -> None:
         LikelihoodConfig(kind="bernoulli", bernoulli_features=[0])
     with pytest.raises(ConfigError, match="does not exist"):
         build_likelihood(LikelihoodConfig(bernoulli_features=[5]), 3)
+
+
+@pytest.mark.parametrize("kind", ["softplus", "exp"])
+def test_raw_from_std_inverts_std_from_raw(kind: str) -> None:
+    from seqvae.distributions import raw_from_std, std_from_raw
+
+    for std in (1e-3, 0.05, 1.0, 7.5):
+        raw = raw_from_std(std, 1e-4, kind)
+        assert float(std_from_raw(torch.tensor(raw, dtype=torch.float64), 1e-4, kind)) == pytest.approx(std, rel=1e-9)
+    # exp: raw is a log-variance, exp(raw / 2) the std; clamped so that huge raw values stay finite
+    assert float(std_from_raw(torch.tensor(2 * math.log(3.0)), 0.0, "exp")) == pytest.approx(3.0)
+    assert torch.isfinite(std_from_raw(torch.tensor(1e4), 1e-4, kind))

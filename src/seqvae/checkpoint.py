@@ -124,6 +124,17 @@ def resolve_checkpoint_dir(path: str | Path) -> Path:
     return p
 
 
+# model config fields added after models were first exported, with the behaviour a model exported before
+# them was trained with (an export holds every field of its model config, so an absent one is older)
+LEGACY_MODEL_FIELDS: dict[str, dict[str, Any]] = {"mlp": {"posterior_std": "softplus"}, "mlp-sequence": {"posterior_std": "softplus"}}
+
+
+def with_legacy_fields(model_config: dict[str, Any]) -> dict[str, Any]:
+    """``model_config`` of an export, with the fields it predates set to what it was trained with."""
+    legacy = LEGACY_MODEL_FIELDS.get(str(model_config.get("kind")), {})
+    return {**{k: v for k, v in legacy.items() if k not in model_config}, **model_config}
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> VAE:
     """Rebuild a model from an exported directory (or its ``model.safetensors``), in eval mode."""
     return load_run(path, device).model
@@ -142,7 +153,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedMode
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights}: not a valid safetensors file ({exc})") from exc
     try:
-        model = build_model(config.get("model_config", config["model"]), int(config["features"]))
+        model = build_model(with_legacy_fields(config.get("model_config", config["model"])), int(config["features"]))
     except (ConfigError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{root / CONFIG}: cannot rebuild the model ({exc})") from exc
     expected = model.state_dict()

@@ -79,9 +79,19 @@ def inverse_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
 
-def std_from_raw(raw: Tensor, min_std: float = 1e-4) -> Tensor:
-    """Positive standard deviation from an unconstrained network output (softplus + floor)."""
+def std_from_raw(raw: Tensor, min_std: float = 1e-4, kind: str = "softplus") -> Tensor:
+    """Positive standard deviation from an unconstrained network output, plus the floor ``min_std``:
+    ``softplus(raw)``, or with ``kind="exp"`` ``exp(raw / 2)`` (``raw`` is a log-variance, clamped to
+    [-30, 20] so that it cannot overflow)."""
+    if kind == "exp":
+        return torch.exp(0.5 * raw.clamp(-30.0, 20.0)) + min_std
     return F.softplus(raw) + min_std
+
+
+def raw_from_std(std: float, min_std: float = 1e-4, kind: str = "softplus") -> float:
+    """The raw value for which :func:`std_from_raw` gives ``std`` (at least ``min_std`` + 1e-6)."""
+    excess = max(std - min_std, 1e-6)
+    return 2.0 * math.log(excess) if kind == "exp" else inverse_softplus(excess)
 
 
 # --------------------------------------------------------------------------- heads

@@ -50,6 +50,9 @@ class MLPConfig:
     activation: Literal["relu", "tanh", "elu", "gelu", "silu", "leaky_relu", "softplus"] = "relu"
     likelihood: LikelihoodConfig = field(default_factory=LikelihoodConfig)
     min_posterior_std: float = 1e-4
+    # q(z|x)'s std from the encoder's raw output: exp(raw / 2) (raw is a log-variance) or softplus(raw).
+    # exp gave 0.09-0.16 nats lower test NLL on three vector sets (benchmarks/RESULTS.md, "Training overhead")
+    posterior_std: Literal["exp", "softplus"] = "exp"
     dropout: float = 0.0  # after each hidden layer of encoder and decoder, while training
     # a linear path beside each MLP (q's mean: A x + c + MLP(x); p's mean: W z + b + MLP(z)), so the linear-
     # Gaussian model (PPCA) is a special case; with init: pca the linear paths start at PPCA's maximum-
@@ -109,7 +112,7 @@ def _posterior(model: VAE, flat: Tensor) -> Distribution:
     mean, raw = model.encoder(flat).chunk(2, dim=-1)
     if model.config.linear_skip:
         mean = mean + model.enc_linear(flat)
-    return diagonal_gaussian(mean, std_from_raw(raw, model.config.min_posterior_std))
+    return diagonal_gaussian(mean, std_from_raw(raw, model.config.min_posterior_std, model.config.posterior_std))
 
 
 def _decoder_params(model: VAE, z: Tensor) -> Tensor:
@@ -143,7 +146,7 @@ def _init_pca(model: VAE, x: Tensor) -> None:
     """Linear paths at PPCA's maximum-likelihood solution (Tipping & Bishop 1999) for the head's current std
     sigma: W = U_K (Lambda_K - sigma^2)^1/2, b = mean; the exact posterior mean diag(sqrt(l - s^2) / l) U^T (x - b)
     and std sigma / sqrt(l); the MLPs' last layers at zero, so the model starts as that linear-Gaussian model."""
-    from seqvae.distributions import GaussianFixedStd, GaussianLearnedStd, inverse_softplus
+    from seqvae.distributions import GaussianFixedStd, GaussianLearnedStd, raw_from_std
 
     head = model.head
     if head.num_params != head.features or not isinstance(head, (GaussianLearnedStd, GaussianFixedStd)):
@@ -173,8 +176,8 @@ def _init_pca(model: VAE, x: Tensor) -> None:
     for net in (model.encoder, model.decoder):
         net[-1].weight.zero_()
         net[-1].bias.zero_()
-    floor = model.config.min_posterior_std
-    raw = [inverse_softplus(max(s - floor, 1e-6)) for s in post_std]
+    floor, kind = model.config.min_posterior_std, model.config.posterior_std
+    raw = [raw_from_std(s, floor, kind) for s in post_std]
     model.encoder[-1].bias[k:].copy_(torch.as_tensor(raw, dtype=ref.dtype))
 
 
