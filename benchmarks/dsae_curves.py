@@ -120,17 +120,14 @@ def train(args: argparse.Namespace) -> None:
 
 
 def _val_elbo(run_dir: Path) -> dict[int, float]:
-    """Validation ELBO per epoch (1-based) from the run's CSV log."""
+    """Validation ELBO (nats per video) by optimiser step from the run's CSV log."""
     import csv
 
     path = run_dir / "logs" / "metrics.csv"
     if not path.is_file():
         return {}
-    out = {}
-    for row in csv.DictReader(path.open()):
-        if row.get("val/elbo") not in (None, ""):
-            out[int(float(row["epoch"])) + 1] = float(row["val/elbo"])
-    return out
+    return {int(float(row["step"])): float(row["val/elbo"]) for row in csv.DictReader(path.open())
+            if row.get("val/elbo") not in (None, "")}
 
 
 HEADS = ("skin", "top", "bottom", "hair", "action")
@@ -140,7 +137,7 @@ def _rows(run: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run / "curves.jsonl").read_text().splitlines()]
     elbo = _val_elbo(run / "run")
     for r in rows:
-        r["val_elbo"] = elbo.get(r["epoch"])
+        r["val_elbo"] = elbo.get(r["steps"], elbo.get(r["steps"] - 1))  # logged at the last step or after it
         r["recon_min"] = min(r["reconstruction_judge"][k] for k in HEADS)
     return sorted(rows, key=lambda r: r["epoch"])
 
