@@ -180,6 +180,43 @@ def report(runs: list[str], figure: str | None) -> None:
         print(f"\nfigure: {figure}")
 
 
+def action_split(runs: list[str], seed: int = 0) -> None:
+    """For the last snapshot of each run: how often the judge's action on fixed-z / fixed-f videos keeps the
+    source's motion and its direction (action = 3 * motion + direction)."""
+    import numpy as np
+
+    from seqvae.analysis.judge import judge_probabilities
+    from seqvae.data.sources import load_data
+    from seqvae.experiments.common import experiment_config
+    from seqvae.models import build_model
+
+    torch.set_num_threads(1)
+    judge = bundle = None
+    for run in runs:
+        rows = _rows(Path(run))
+        last = rows[-1]
+        cfg = experiment_config("sprites", seed, list(last.get("overrides", [])), None, False)
+        if bundle is None:
+            bundle = load_data(cfg.data, cfg.seed, sequences=False)
+            judge, _ = _judge(Path(runs[0]), cfg, bundle, seed, 3000)
+        model = build_model(cfg.model, bundle.features)
+        model.load_state_dict(load_file(str(Path(run) / "snapshots" / f"epoch_{last['epoch']:03d}.safetensors")))
+        model.eval()
+        gen = torch.Generator().manual_seed(seed + 1)
+        test = bundle.test
+        batch = test.__getitems__(list(range(len(test))))
+        action = test.labels["action"].numpy()
+        out = {}
+        for keep in ("dynamics", "content"):
+            _, _, x = model.keep_and_resample(batch, keep, 1, gen)
+            pred = judge_probabilities(judge, x.numpy(), "channels-last")["action"].argmax(1)
+            out[keep] = {"action": float(np.mean(pred == action)), "motion": float(np.mean(pred // 3 == action // 3)),
+                         "direction": float(np.mean(pred % 3 == action % 3))}
+        print(f"{run} at {last['steps']} steps: z kept (new f): motion {100 * out['dynamics']['motion']:.1f} %, "
+              f"direction {100 * out['dynamics']['direction']:.1f} %, action {100 * out['dynamics']['action']:.1f} %; "
+              f"f kept (new z): motion {100 * out['content']['motion']:.1f} %, direction {100 * out['content']['direction']:.1f} %")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out")
@@ -194,8 +231,11 @@ def main() -> None:
     p.add_argument("--generated", type=int, default=100, help="videos generated from both priors per snapshot")
     p.add_argument("--report", nargs="+", help="curve directories to tabulate")
     p.add_argument("--figure")
+    p.add_argument("--action-split", nargs="+", help="curve directories: motion / direction kept by the last snapshots")
     args = p.parse_args()
-    if args.report:
+    if args.action_split:
+        action_split(args.action_split, args.seed)
+    elif args.report:
         report(args.report, args.figure)
     else:
         if not args.out and not args.variant:
