@@ -314,6 +314,8 @@ def plot_success_vs_time(time_res: dict[str, Any], lam: float, lam_ref: float) -
         if key in time_res:
             ax.plot(time_res["budgets"], time_res[key]["success_at_time"], marker=marker, color=colour, label=label)
     ax.set_xscale("log")
+    ax.set_xticks(time_res["budgets"], [f"{t:g}" for t in time_res["budgets"]])
+    ax.minorticks_off()
     ax.set_xlabel("planning-time budget (s, CVAE sampling included)")
     ax.set_ylabel("success within budget (best N)")
     ax.set_ylim(0, 1)
