@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("pinocchio")
 coal = pytest.importorskip("coal")
 
-from scipy.spatial.transform import Rotation  # noqa: E402
+from scipy.spatial.transform import Rotation
 
-from seqvae.planning import arm7  # noqa: E402
+from seqvae.planning import arm7
 
 if not arm7.arm_available():  # pragma: no cover
     pytest.skip("example-robot-data's Panda is not installed", allow_module_level=True)
@@ -275,6 +275,7 @@ def test_condition_row_layout():
     np.testing.assert_array_equal(row[14:].reshape(32, 32), world.side_top_grid(32))
 
 
+@pytest.mark.filterwarnings("ignore::seqvae.training.PosteriorCollapseWarning")  # 2 epochs on 60 rows
 def test_experiment_tiny_run_writes_claims(tmp_path):
     pytest.importorskip("ompl")
     import json

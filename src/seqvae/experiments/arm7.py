@@ -39,7 +39,13 @@ from seqvae.config import RunConfig, parse_override
 from seqvae.data.arrays import DataBundle, bundle_arrays, write_json_atomic
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
-from seqvae.experiments.common import experiment_config, header, save_learning_curves, train_summary, write_metrics
+from seqvae.experiments.common import (
+    experiment_config,
+    header,
+    save_learning_curves,
+    train_summary,
+    write_metrics,
+)
 from seqvae.training import fit
 
 NAME = "arm7"
@@ -362,8 +368,10 @@ def run(
     out_dir: Path, seed: int = 0, overrides: list[str] | None = None, preset: str | None = None, progress: bool = True
 ) -> dict[str, Any]:
     from seqvae.planning import arm7
-    from seqvae.planning.ompl_planner import shortest_path
+    from seqvae.planning.ompl_planner import _import_ompl, shortest_path
 
+    _import_ompl()  # both fail at once, with the install hint, when an extra is missing
+    arm7.panda()
     torch.set_num_threads(1)  # the planner is single-threaded; one thread keeps timings comparable
     out = Path(out_dir)
     t_start = time.perf_counter()
@@ -492,7 +500,7 @@ def run(
             "worlds": int(settings["train_worlds"]),
             "problems": int(data["n_attempted"]),
             "unsolved": int(data["n_unsolved"]),
-            "states": int(len(data["states"])),
+            "states": len(data["states"]),
             "mean_path_cost": float(np.mean(data["cost"])),
         },
         "train": train_summary(result.summary),

@@ -30,6 +30,7 @@ configurations.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -451,7 +452,7 @@ class ArmProblem(Problem):
             return False
         if not all(self.robot.is_free(q) for q in p):
             return False
-        return all(self.robot.motion_free(a, b, self.arm_resolution) for a, b in zip(p[:-1], p[1:]))
+        return all(self.robot.motion_free(a, b, self.arm_resolution) for a, b in itertools.pairwise(p))
 
 
 def approach_rotation(yaw: float = 0.0) -> np.ndarray:
@@ -546,7 +547,7 @@ def world_rngs(seed: int, stream: int, n_worlds: int) -> list[tuple[np.random.Ge
 
 def world_kind(index: int, n_worlds: int, clutter_fraction: float) -> str:
     """``"clutter"`` for the last ``round(clutter_fraction * n_worlds)`` worlds, else ``"shelf"``."""
-    return "clutter" if index >= n_worlds - int(round(clutter_fraction * n_worlds)) else "shelf"
+    return "clutter" if index >= n_worlds - round(clutter_fraction * n_worlds) else "shelf"
 
 
 def problem_condition(problem: ArmProblem, grid: int) -> np.ndarray:
@@ -566,7 +567,7 @@ def path_states(
     training mass where the path threads between boards -- where uniform sampling rarely lands."""
     from seqvae.planning.dataset import points_at_arc_length, sample_along_path
 
-    n_weighted = int(round(n * float(clearance_fraction)))
+    n_weighted = round(n * float(clearance_fraction))
     parts = [sample_along_path(path, n - n_weighted, rng)] if n > n_weighted else []
     if n_weighted:
         seg = np.linalg.norm(np.diff(path, axis=0), axis=1) if len(path) > 1 else np.zeros(1)
