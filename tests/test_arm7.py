@@ -264,6 +264,19 @@ def test_clearance_weighted_states_sit_closer_to_obstacles():
     assert clear_w < 0.7 * clear_u, (clear_w, clear_u)
 
 
+def test_reversed_rows_swap_start_and_goal():
+    from seqvae.experiments.arm7 import reversed_rows
+
+    states = np.arange(14.0).reshape(2, 7)
+    cond = np.arange(2 * (14 + 4), dtype=np.float32).reshape(2, 18)
+    s2, c2 = reversed_rows(states, cond)
+    np.testing.assert_array_equal(s2, np.concatenate([states, states]))
+    np.testing.assert_array_equal(c2[2:, :7], cond[:, 7:14])
+    np.testing.assert_array_equal(c2[2:, 7:14], cond[:, :7])
+    np.testing.assert_array_equal(c2[2:, 14:], cond[:, 14:])
+    np.testing.assert_array_equal(c2[:2], cond)
+
+
 def test_condition_row_layout():
     world = shelf()
     checker = arm7.CollisionChecker(world)
