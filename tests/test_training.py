@@ -236,3 +236,21 @@ def test_grouped_optimiser_steps_train_exactly_like_single_ones(tmp_path: Path, 
     capped = fit(load_run_config("mlp-gaussian-mixture", [*base, "train.steps_per_iteration=4", "train.max_steps=11"]),
                  tmp_path / "capped")
     assert capped.summary["steps"] == 11
+
+
+def test_the_guard_s_finiteness_check_finds_any_non_finite_gradient_element() -> None:
+    from seqvae.training import _all_finite
+
+    grads = [torch.randn(5, 3), torch.randn(7), torch.randn(2, 2, 2)]
+    assert bool(_all_finite(grads))
+    before = [g.clone() for g in grads]
+    for value in (float("nan"), float("inf"), float("-inf")):
+        for i, g in enumerate(grads):
+            bad = [t.clone() for t in grads]
+            bad[i].view(-1)[-1] = value
+            assert not bool(_all_finite(bad))
+    assert all(torch.equal(a, b) for a, b in zip(before, grads))  # the check leaves the gradients as they were
+    mixed = [torch.randn(3), torch.randn(3, dtype=torch.float64)]  # the total-norm path
+    assert bool(_all_finite(mixed))
+    mixed[1][0] = float("nan")
+    assert not bool(_all_finite(mixed))

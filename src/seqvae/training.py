@@ -212,7 +212,7 @@ class VAEModule(L.LightningModule):
         grads = [p.grad for p in self._params if p.grad is not None]
         ok = self._loss_finite
         if grads:  # a non-finite element makes the total norm non-finite: one reduction per step
-            ok = ok & torch.isfinite(_total_norm(grads))
+            ok = ok & _all_finite(grads)
         inner = getattr(optimizer, "optimizer", optimizer)
         if _skips_on_device(inner):
             inner.found_inf = (~ok).float()
@@ -368,12 +368,23 @@ def _skips_on_device(optimizer: torch.optim.Optimizer) -> bool:
     return isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW) and all(g.get("fused") for g in optimizer.param_groups)
 
 
-def _total_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """The 2-norm of all ``tensors`` together, without a device synchronisation."""
-    fn = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6 (foreach kernels)
-    if fn is not None:
-        return fn(tensors)
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach()) for t in tensors]))
+def _all_finite(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """A boolean 0-d tensor: every element of ``tensors`` is finite (no device synchronisation).
+
+    One fused kernel where the tensors share a device and dtype: the non-finite check of mixed-precision
+    loss scaling, with a scale of 1 (a third of the time of a total norm on the CPU); else a total norm."""
+    first = tensors[0]
+    if all(t.device == first.device and t.dtype == first.dtype for t in tensors):
+        found = torch.zeros((), dtype=torch.float32, device=first.device)
+        try:
+            torch._amp_foreach_non_finite_check_and_unscale_(tensors, found, torch.ones_like(found))
+            return found == 0
+        except (RuntimeError, NotImplementedError):  # a device or dtype without the kernel
+            pass
+    norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6 (foreach kernels)
+    if norm is not None:
+        return torch.isfinite(norm(tensors))
+    return torch.isfinite(torch.stack([torch.linalg.vector_norm(t.detach()) for t in tensors])).all()
 
 
 @contextlib.contextmanager
