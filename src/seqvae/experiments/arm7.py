@@ -26,7 +26,6 @@ the same seed). Figures: ``arm_in_shelf.png`` (3-D: boxes and the arm along a le
 
 from __future__ import annotations
 
-import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,16 @@ import numpy as np
 import torch
 
 from seqvae import plots
-from seqvae.config import RunConfig, parse_override
+from seqvae.config import RunConfig
 from seqvae.data.arrays import DataBundle, bundle_arrays, write_json_atomic
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
     experiment_config,
     header,
+    preset_settings,
     save_learning_curves,
+    split_overrides,
     train_summary,
     write_metrics,
 )
@@ -93,24 +94,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
-    """(``arm7.*`` overrides, the rest for the run config)."""
-    mine = [o for o in overrides if o.strip().startswith("arm7.")]
-    return mine, [o for o in overrides if o not in mine]
-
-
 def arm7_settings(preset: str | None, overrides: list[str]) -> dict[str, Any]:
     """:data:`SETTINGS` of the preset with ``arm7.KEY=VALUE`` overrides applied, validated."""
-    name = preset or "fast"
-    if name not in SETTINGS:
-        raise ConfigError(f"arm7: unknown preset {name!r}; available: {', '.join(SETTINGS)}")
-    out = copy.deepcopy(SETTINGS["fast"])
-    out.update(copy.deepcopy(SETTINGS[name]))
-    for text in overrides:
-        path, value = parse_override(text)
-        if len(path) != 2 or path[1] not in out:
-            raise ConfigError(f"unknown arm7 setting {text.split('=')[0]!r}; valid: arm7.{', arm7.'.join(out)}")
-        out[path[1]] = value
+    out = preset_settings("arm7", SETTINGS, preset, overrides)
     grid = sorted({int(n) for n in out["n_grid"]})
     if not grid or grid[0] < 1:
         raise ConfigError(f"arm7.n_grid must be a non-empty list of positive sample counts, got {out['n_grid']!r}")
@@ -378,7 +364,7 @@ def run(
     torch.set_num_threads(1)  # the planner is single-threaded; one thread keeps timings comparable
     out = Path(out_dir)
     t_start = time.perf_counter()
-    mine, rest = split_overrides(list(overrides or []))
+    mine, rest = split_overrides(list(overrides or []), "arm7")
     settings = arm7_settings(preset, mine)
     cfg = experiment_config(NAME, seed, rest, preset, progress)
     grid = int(cfg.model.get("grid", 32))

@@ -19,6 +19,34 @@ from seqvae.models.base import VAE
 FLOAT_DIGITS = 8  # significant digits kept in metrics.json
 
 
+def split_overrides(overrides: list[str], namespace: str) -> tuple[list[str], list[str]]:
+    """(the ``NAMESPACE.*`` overrides of an experiment's own settings, the rest for the run config)."""
+    mine = [o for o in overrides if o.strip().startswith(f"{namespace}.")]
+    return mine, [o for o in overrides if o not in mine]
+
+
+def preset_settings(namespace: str, settings: dict[str, dict[str, Any]], preset: str | None, overrides: list[str]) -> dict[str, Any]:
+    """``settings["fast"]`` updated by the preset's entries, then by ``NAMESPACE.KEY=VALUE`` overrides
+    (unknown presets and keys refused with the valid ones named); the caller validates the values."""
+    import copy
+
+    from seqvae.config import parse_override
+    from seqvae.errors import ConfigError
+
+    name = preset or "fast"
+    if name not in settings:
+        raise ConfigError(f"{namespace}: unknown preset {name!r}; available: {', '.join(settings)}")
+    out = copy.deepcopy(settings["fast"])
+    out.update(copy.deepcopy(settings[name]))
+    for text in overrides:
+        path, value = parse_override(text)
+        if len(path) != 2 or path[1] not in out:
+            valid = f", {namespace}.".join(out)
+            raise ConfigError(f"unknown {namespace} setting {text.split('=')[0]!r}; valid: {namespace}.{valid}")
+        out[path[1]] = value
+    return out
+
+
 def experiment_config(
     name: str, seed: int, overrides: list[str], preset: str | None, progress: bool, extra: tuple[str, ...] = ()
 ) -> RunConfig:

@@ -38,13 +38,21 @@ import numpy as np
 import torch
 
 from seqvae import plots
-from seqvae.config import RunConfig, parse_override
+from seqvae.config import RunConfig
 from seqvae.data.arrays import DataBundle, bundle_arrays, write_json_atomic
 from seqvae.data.planning import stack_worlds
 from seqvae.data.sources import area_occupancy_grids, planning_arrays
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
-from seqvae.experiments.common import experiment_config, header, save_learning_curves, train_summary, write_metrics
+from seqvae.experiments.common import (
+    experiment_config,
+    header,
+    preset_settings,
+    save_learning_curves,
+    split_overrides,
+    train_summary,
+    write_metrics,
+)
 from seqvae.models.conditional import pack_condition
 from seqvae.planning.dataset import build_dataset, held_out_problems
 from seqvae.planning.ompl_planner import Problem, plan_prm, shortest_path
@@ -93,24 +101,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
 # --------------------------------------------------------------------------- settings
 
 
-def split_overrides(overrides: list[str]) -> tuple[list[str], list[str]]:
-    """(``planning.*`` overrides, the rest for the run config)."""
-    mine = [o for o in overrides if o.strip().startswith("planning.")]
-    return mine, [o for o in overrides if o not in mine]
-
-
 def planning_settings(preset: str | None, overrides: list[str]) -> dict[str, Any]:
     """The experiment's evaluation and arm settings: :data:`SETTINGS` of the preset with ``planning.KEY=VALUE``."""
-    name = preset or "fast"
-    if name not in SETTINGS:
-        raise ConfigError(f"planning: unknown preset {name!r}; available: {', '.join(SETTINGS)}")
-    out = copy.deepcopy(SETTINGS["fast"])
-    out.update(copy.deepcopy(SETTINGS[name]))
-    for text in overrides:
-        path, value = parse_override(text)
-        if len(path) != 2 or path[1] not in out:
-            raise ConfigError(f"unknown planning setting {text.split('=')[0]!r}; valid: planning.{', planning.'.join(out)}")
-        out[path[1]] = value
+    out = preset_settings("planning", SETTINGS, preset, overrides)
     for key in ("n_grid", "arm_n_grid"):
         grid = sorted({int(n) for n in out[key]})
         if not grid or grid[0] < 1:
@@ -434,7 +427,7 @@ def run(
 ) -> dict[str, Any]:
     out = Path(out_dir)
     t_start = time.perf_counter()
-    mine, rest = split_overrides(list(overrides or []))
+    mine, rest = split_overrides(list(overrides or []), "planning")
     settings = planning_settings(preset, mine)
     cfg = experiment_config(NAME, seed, rest, preset, progress)
     if cfg.data.kind != "planning" or cfg.data.params.get("path"):
