@@ -289,7 +289,8 @@ class TrainConfig:
     checkpoint_every_seconds: float = 30.0
     # optimiser steps per Lightning iteration: the loader serves groups of this many batches (the same
     # batches in the same order) and the module steps through them, so Lightning's fixed cost per
-    # iteration is shared; results do not depend on it. 1 under DDP and for length-bucketed sequences
+    # iteration is shared; results do not depend on it. Vector models on one process only (sequence and
+    # video models and DDP runs take one step per iteration)
     steps_per_iteration: int = 8
 
     def __post_init__(self) -> None:

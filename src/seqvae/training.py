@@ -933,7 +933,10 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
             keep_log_through_epoch=resume_epoch,
         )
         module.optimizer_steps_per_epoch = len(train_loader)
-        if cfg.train.steps_per_iteration > 1 and not bucket and trainer.world_size == 1:
+        # grouped steps pay off where a step is short: vector models (sequence and video models take one
+        # step per iteration, so a SIGTERM, which Lightning acts on between iterations, is not held up)
+        vectors = not model.sequence_input and not getattr(model, "video_input", False)
+        if cfg.train.steps_per_iteration > 1 and vectors and trainer.world_size == 1:
             train_loader = _grouped(train_loader, cfg.train.steps_per_iteration)
         try:
             # our checkpoints hold only tensors and plain values: never unpickle anything else; argument
