@@ -129,10 +129,15 @@ def resolve_checkpoint_dir(path: str | Path) -> Path:
 LEGACY_MODEL_FIELDS: dict[str, dict[str, Any]] = {"mlp": {"posterior_std": "softplus"}, "mlp-sequence": {"posterior_std": "softplus"}}
 
 
+def predated_fields(model_config: dict[str, Any]) -> dict[str, Any]:
+    """The fields an exported ``model_config`` predates, with the values it was trained with."""
+    legacy = LEGACY_MODEL_FIELDS.get(str(model_config.get("kind")), {})
+    return {k: v for k, v in legacy.items() if k not in model_config}
+
+
 def with_legacy_fields(model_config: dict[str, Any]) -> dict[str, Any]:
     """``model_config`` of an export, with the fields it predates set to what it was trained with."""
-    legacy = LEGACY_MODEL_FIELDS.get(str(model_config.get("kind")), {})
-    return {**{k: v for k, v in legacy.items() if k not in model_config}, **model_config}
+    return {**predated_fields(model_config), **model_config}
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> VAE:

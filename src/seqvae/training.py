@@ -211,7 +211,7 @@ class VAEModule(L.LightningModule):
         are dropped, which needs the flag at once."""
         grads = [p.grad for p in self._params if p.grad is not None]
         ok = self._loss_finite
-        if grads:  # a non-finite element makes the total norm non-finite: one reduction per step
+        if grads:  # one fused check per step, no device synchronisation
             ok = ok & _all_finite(grads)
         inner = getattr(optimizer, "optimizer", optimizer)
         if _skips_on_device(inner):
@@ -856,7 +856,7 @@ def _clear_previous_run(out: Path) -> None:
 def _with_exported_legacy_fields(cfg: RunConfig, out: Path) -> RunConfig:
     """A run started by an older seqvae resumes with the model fields it was trained with: its export
     (written at every interrupt and at the end) lacks the fields added since (checkpoint.LEGACY_MODEL_FIELDS)."""
-    from seqvae.checkpoint import CONFIG, LEGACY_MODEL_FIELDS
+    from seqvae.checkpoint import CONFIG, predated_fields
 
     try:
         exported = json.loads((out / CONFIG).read_text()).get("model_config")
@@ -864,8 +864,7 @@ def _with_exported_legacy_fields(cfg: RunConfig, out: Path) -> RunConfig:
         return cfg
     if not isinstance(exported, dict):
         return cfg
-    legacy = {k: v for k, v in LEGACY_MODEL_FIELDS.get(str(exported.get("kind")), {}).items()
-              if k not in exported and k not in cfg.model}
+    legacy = {k: v for k, v in predated_fields(exported).items() if k not in cfg.model}
     return dataclasses.replace(cfg, model={**cfg.model, **legacy}) if legacy else cfg
 
 
