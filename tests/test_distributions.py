@@ -372,3 +372,91 @@ def test_raw_from_std_inverts_std_from_raw(kind: str) -> None:
     # exp: raw is a log-variance, exp(raw / 2) the std; clamped so that huge raw values stay finite
     assert float(std_from_raw(torch.tensor(2 * math.log(3.0)), 0.0, "exp")) == pytest.approx(3.0)
     assert torch.isfinite(std_from_raw(torch.tensor(1e4), 1e-4, kind))
+
+
+# --------------------------------------------------------------------------- custom distributions as torch expects
+
+
+def _mixed(batch: tuple[int, ...] = (1, 3)):
+    from seqvae.distributions import LikelihoodConfig, build_likelihood
+
+    head = build_likelihood(LikelihoodConfig(kind="gaussian-learned", std_mode="output", bernoulli_features=[1, 3]), 4)
+    params = torch.randn(*batch, head.num_params, generator=torch.Generator().manual_seed(0), dtype=F64)
+    return head(params), params
+
+
+def test_mixed_distribution_mean_mode_support_and_expand_match_its_parts() -> None:
+    dist, params = _mixed()
+    mean, raw, logits = params[..., :2], params[..., 2:4], params[..., 4:]
+    # mean: the Gaussian parts' means on features 0, 2 and the Bernoulli probabilities on features 1, 3
+    torch.testing.assert_close(dist.mean[..., [0, 2]], mean)
+    torch.testing.assert_close(dist.mean[..., [1, 3]], torch.sigmoid(logits))
+    torch.testing.assert_close(dist.mode[..., [0, 2]], mean)
+    torch.testing.assert_close(dist.mode[..., [1, 3]], (torch.sigmoid(logits) > 0.5).to(F64))
+    std = std_from_raw(raw, 1e-3)
+    p = torch.sigmoid(logits)
+    torch.testing.assert_close(dist.variance[..., [0, 2]], std**2)
+    torch.testing.assert_close(dist.variance[..., [1, 3]], p * (1 - p))
+    # expand: the same log_prob, broadcast; the same mean, expanded
+    big = dist.expand((4, 3))
+    assert big.batch_shape == (4, 3) and big.event_shape == (4,)
+    x = big.sample()
+    assert x.shape == (4, 3, 4)
+    torch.testing.assert_close(big.log_prob(x), dist.log_prob(x))
+    torch.testing.assert_close(big.mean, dist.mean.expand(4, 3, 4))
+    # support: every sample is in it; a flag of 0.5 or a NaN coordinate is not; any real coordinate is
+    assert bool(dist.support.check(dist.sample((50,))).all())
+    y = x.clone()
+    y[0, 0, 1] = 0.5
+    y[1, 0, 0] = float("nan")
+    y[2, 0, 2] = 1e6
+    ok = dist.support.check(y)
+    assert ok.shape == (4, 3) and not ok[0, 0] and not ok[1, 0] and ok[2, 0] and int(ok.sum()) == 10
+
+
+def _strokes(mixtures: int, batch: tuple[int, ...] = (1, 5), seed: int = 0):
+    from seqvae.distributions import StrokeMixtureHead
+
+    head = StrokeMixtureHead(mixtures, min_std=0.05)
+    params = 2 * torch.randn(*batch, head.num_params, generator=torch.Generator().manual_seed(seed), dtype=F64)
+    return head(params), params
+
+
+def test_stroke_distribution_mean_support_and_expand() -> None:
+    k = 3
+    dist, params = _strokes(k)
+    logits, mx, my = params[..., :k], params[..., k : 2 * k], params[..., 2 * k : 3 * k]
+    w = torch.softmax(logits, -1)
+    pen = torch.sigmoid(params[..., 6 * k])
+    # mean: the mixture mean sum_k w_k mu_k and P(pen_up)
+    torch.testing.assert_close(dist.mean, torch.stack([(w * mx).sum(-1), (w * my).sum(-1), pen], dim=-1))
+    # point() keeps its meaning: mixture mean and the pen thresholded at 1/2
+    torch.testing.assert_close(dist.point(), torch.cat([dist.mean[..., :2], (pen > 0.5).to(F64)[..., None]], -1))
+    torch.testing.assert_close(dist.variance[..., 2], pen * (1 - pen))
+    big = dist.expand((4, 5))
+    assert big.batch_shape == (4, 5) and big.event_shape == (3,)
+    x = big.sample()
+    assert x.shape == (4, 5, 3)
+    torch.testing.assert_close(big.log_prob(x), dist.log_prob(x))
+    torch.testing.assert_close(big.mean, dist.mean.expand(4, 5, 3))
+    assert bool(dist.support.check(dist.sample((20,))).all())
+    y = x.clone()
+    y[0, 0, 2] = 0.3
+    y[1, 1, 0] = float("nan")
+    assert dist.support.check(y).tolist()[0][0] is False and dist.support.check(y).tolist()[1][1] is False
+    assert int(dist.support.check(y).sum()) == 18
+
+
+def test_stroke_distribution_mode_is_a_density_maximum() -> None:
+    one, params = _strokes(1)
+    # one component: the mode is its mean (and the pen's more probable value)
+    torch.testing.assert_close(one.mode[..., :2], torch.stack([params[..., 1], params[..., 2]], -1))
+    torch.testing.assert_close(one.mode[..., 2], (torch.sigmoid(params[..., 6]) > 0.5).to(F64))
+    dist, _ = _strokes(4, (3, 5), seed=1)
+    mode = dist.mode[..., :2].clone().requires_grad_(True)
+    log_p = dist.offsets.log_prob(mode)
+    (grad,) = torch.autograd.grad(log_p.sum(), mode)
+    assert float(grad.abs().max()) < 1e-6  # a stationary point of the density
+    loc = dist.offsets.component_distribution.loc  # (3, 5, K, 2): no component mean is more probable
+    at_means = dist.offsets.log_prob(loc.movedim(-2, 0))
+    assert bool((log_p.detach() >= at_means - 1e-9).all())

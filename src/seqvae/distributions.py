@@ -23,6 +23,7 @@ from torch.distributions import (
     MultivariateNormal,
     Normal,
     OneHotCategorical,
+    constraints,
     kl_divergence,
 )
 
@@ -218,6 +219,22 @@ class CategoricalHead(LikelihoodHead):
         return torch.softmax(params, dim=-1)
 
 
+class FeatureSplitSupport(constraints.Constraint):
+    """Support of a vector (event_dim 1) whose features ``first_index`` lie in ``first`` and features
+    ``second_index`` in ``second`` (each a constraint over a vector, or over scalars)."""
+
+    event_dim = 1
+
+    def __init__(self, first: constraints.Constraint, first_index: Tensor | list[int],
+                 second: constraints.Constraint, second_index: Tensor | list[int]) -> None:  # fmt: skip
+        self.first, self.second = (c if c.event_dim == 1 else constraints.independent(c, 1) for c in (first, second))
+        self.first_index, self.second_index = first_index, second_index
+        super().__init__()
+
+    def check(self, value: Tensor) -> Tensor:
+        return self.first.check(value[..., self.first_index]) & self.second.check(value[..., self.second_index])
+
+
 class MixedDistribution(Distribution):
     """Gaussian features and Bernoulli features of one vector, independent given their parameters:
     ``log p(x) = log N(x_c) + log Bernoulli(x_b)`` with event shape ``(features,)``."""
@@ -236,12 +253,34 @@ class MixedDistribution(Distribution):
         out[..., self.binary] = bits.to(cont.dtype)
         return out
 
+    @property
+    def support(self) -> constraints.Constraint:
+        """Real values on the Gaussian features, {0, 1} on the Bernoulli ones."""
+        return FeatureSplitSupport(self.gaussian.support, self.continuous, self.bernoulli.support, self.binary)
+
+    def expand(self, batch_shape: torch.Size | tuple[int, ...], _instance: MixedDistribution | None = None) -> MixedDistribution:
+        new = self._get_checked_instance(MixedDistribution, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.gaussian, new.bernoulli = self.gaussian.expand(batch_shape), self.bernoulli.expand(batch_shape)
+        new.continuous, new.binary = self.continuous, self.binary
+        super(MixedDistribution, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        return new
+
     def log_prob(self, value: Tensor) -> Tensor:
         return self.gaussian.log_prob(value[..., self.continuous]) + self.bernoulli.log_prob(value[..., self.binary])
 
     @property
     def mean(self) -> Tensor:
         return self._join(self.gaussian.mean, self.bernoulli.mean)
+
+    @property
+    def mode(self) -> Tensor:
+        """The Gaussian means and, per flag, its more probable value (NaN at probability 1/2, as torch's Bernoulli)."""
+        return self._join(self.gaussian.mode, self.bernoulli.mode)
+
+    @property
+    def variance(self) -> Tensor:
+        return self._join(self.gaussian.variance, self.bernoulli.variance)
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         return self._join(self.gaussian.sample(sample_shape), self.bernoulli.sample(sample_shape))
@@ -336,11 +375,20 @@ class StrokeDistribution(Distribution):
     """
 
     arg_constraints: dict = {}
+    support = FeatureSplitSupport(constraints.real_vector, [0, 1], constraints.boolean, [2])  # (dx, dy) real, pen_up in {0, 1}
+    mode_iterations = 50  # fixed-point steps of :attr:`mode` (each one cannot lower the density)
 
     def __init__(self, offsets: MixtureSameFamily, pen_logits: Tensor) -> None:
         self.offsets = offsets
         self.pen = Bernoulli(logits=pen_logits, validate_args=False)
         super().__init__(pen_logits.shape, torch.Size([3]), validate_args=False)
+
+    def expand(self, batch_shape: torch.Size | tuple[int, ...], _instance: StrokeDistribution | None = None) -> StrokeDistribution:
+        new = self._get_checked_instance(StrokeDistribution, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.offsets, new.pen = self.offsets.expand(batch_shape), self.pen.expand(batch_shape)
+        super(StrokeDistribution, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        return new
 
     # -- densities ------------------------------------------------------------------------------
     def offset_log_prob(self, value: Tensor) -> Tensor:
@@ -359,10 +407,37 @@ class StrokeDistribution(Distribution):
     def mean(self) -> Tensor:
         return torch.cat([self.offsets.mean, self.pen.probs[..., None]], dim=-1)
 
+    @property
+    def mode(self) -> Tensor:
+        """The most probable (dx, dy) and pen_up = 1 where its probability exceeds 1/2.
+
+        A Gaussian mixture's mode has no closed form: it starts at the component mean of highest mixture
+        density and takes :attr:`mode_iterations` fixed-point steps x <- (sum_k r_k P_k)^-1 sum_k r_k P_k mu_k
+        (r_k the responsibilities at x, P_k the precisions; Carreira-Perpinan 2000), each of which cannot
+        lower the density: the result is a mode (exactly the mean for one component)."""
+        with torch.no_grad():
+            comp = self.offsets.component_distribution
+            loc = comp.loc  # (..., K, 2)
+            log_w = self.offsets.mixture_distribution.logits.log_softmax(-1)
+            precision = torch.cholesky_inverse(comp.scale_tril)  # (..., K, 2, 2)
+            best = self.offsets.log_prob(loc.movedim(-2, 0)).movedim(0, -1).argmax(-1)  # (...,)
+            x = torch.gather(loc, -2, best[..., None, None].expand(*best.shape, 1, 2)).squeeze(-2)
+            for _ in range(self.mode_iterations):
+                r = (log_w + comp.log_prob(x[..., None, :])).softmax(-1)[..., None, None]  # (..., K, 1, 1)
+                weighted = (r * precision).sum(-3)
+                x = torch.linalg.solve(weighted, (r * precision @ loc[..., None]).sum(-3)).squeeze(-1)
+        return torch.cat([x, self._pen_up()[..., None]], dim=-1)
+
+    def _pen_up(self) -> Tensor:
+        return (self.pen.probs > 0.5).to(self.pen.probs.dtype)
+
+    @property
+    def variance(self) -> Tensor:
+        return torch.cat([self.offsets.variance, self.pen.variance[..., None]], dim=-1)
+
     def point(self) -> Tensor:
         """Mixture mean of (dx, dy) and pen_up = 1 where its probability exceeds 1/2."""
-        pen = (self.pen.probs > 0.5).to(self.pen.probs.dtype)
-        return torch.cat([self.offsets.mean, pen[..., None]], dim=-1)
+        return torch.cat([self.offsets.mean, self._pen_up()[..., None]], dim=-1)
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> Tensor:
         """Draw a component, then (dx, dy) from it, and pen_up from the Bernoulli (torch's global RNG)."""
