@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 # message patterns (regular expressions) of Lightning warnings that never matter here
 HARMLESS_WARNINGS = (
@@ -32,12 +32,30 @@ def _hide_harmless_warnings() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
+def _quiet_loggers(verbose: bool, leveled: tuple[str, ...]) -> Callable[[], None]:
+    """Lightning's adverts dropped and, with ``verbose`` off, the info lines of the ``leveled`` loggers hidden;
+    returns what undoes it."""
+    filtered = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    quieted = [] if verbose else [logging.getLogger(name) for name in leveled]
+    levels = [lg.level for lg in quieted]
+    drop = _DropAdverts()
+    for lg in filtered:
+        lg.addFilter(drop)
+    for lg in quieted:
+        lg.setLevel(logging.WARNING)
+
+    def undo() -> None:
+        for lg in filtered:
+            lg.removeFilter(drop)
+        for lg, level in zip(quieted, levels):
+            lg.setLevel(level)
+
+    return undo
+
+
 def hide_lightning_chatter() -> None:
     """For a command-line process: Lightning's info lines and its harmless warnings hidden, for good."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for name in LIGHTNING_LOGGERS:
-        logging.getLogger(name).addFilter(_DropAdverts())
+    _quiet_loggers(verbose=False, leveled=("lightning.pytorch", "lightning.fabric", "lightning"))
     _hide_harmless_warnings()
 
 
@@ -46,18 +64,10 @@ def quiet_lightning(verbose: bool) -> Iterator[None]:
     """Within the block, Lightning's advice that does not apply here is hidden (few workers on tiny data,
     upstream deprecations, adverts); with ``verbose`` off its info lines are hidden too. Other warnings and
     errors always pass."""
-    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    drop = _DropAdverts()
-    for lg in loggers:
-        lg.addFilter(drop)
-        if not verbose:
-            lg.setLevel(logging.WARNING)
+    undo = _quiet_loggers(verbose, leveled=LIGHTNING_LOGGERS)
     try:
         with warnings.catch_warnings():
             _hide_harmless_warnings()
             yield
     finally:
-        for lg, level in zip(loggers, levels):
-            lg.removeFilter(drop)
-            lg.setLevel(level)
+        undo()

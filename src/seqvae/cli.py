@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from seqvae._lightning_logs import hide_lightning_chatter  # imports neither torch nor Lightning
 from seqvae.config import shipped_configs
 from seqvae.errors import ConfigError, SeqVAEError
 
@@ -41,14 +42,6 @@ DataOpt = Annotated[
     Optional[list[Path]],
     typer.Option("--data", help="Read this instead of the run's own data, the way `train` reads the run's data kind: a file (.npy/.npz/.csv/.parquet) or a directory of per-sequence files; a Sprites-layout directory or its sprites_X_SPLIT.npy (video runs); a de Jong or SportVU directory; a trajectory and/or topology (molecular runs: repeat --data). Every example's split is then 'external'."),
 ]
-
-
-def _quiet_lightning() -> None:
-    # only Lightning's messages known to be harmless are hidden (one list, in seqvae._lightning_logs, which
-    # imports no torch): a warning that can change a result is shown
-    from seqvae._lightning_logs import hide_lightning_chatter
-
-    hide_lightning_chatter()
 
 
 def _fail(exc: Exception) -> None:
@@ -114,7 +107,7 @@ def train(
     """
     from seqvae.config import load_run_config
 
-    _quiet_lightning()
+    hide_lightning_chatter()
     run_dir = Path(resume if resume is not None else out or ".")
     existed = run_dir.exists()
     try:
@@ -364,7 +357,7 @@ def experiment(
     from seqvae.experiments import available, run_experiment
     from seqvae.report import flatten
 
-    _quiet_lightning()
+    hide_lightning_chatter()
     exps = available()
     if name is None:
         table = Table(title="experiments (seqvae experiment NAME --out DIR)")
@@ -412,7 +405,7 @@ def report(
     """
     from seqvae.report import build_report
 
-    _quiet_lightning()
+    hide_lightning_chatter()
     try:
         path = build_report(run_dir, out, seed)
     except SeqVAEError as exc:
