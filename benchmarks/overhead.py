@@ -231,8 +231,7 @@ def train_plain(cfg: RunConfig, bundle: DataBundle, sequences: bool, loader: boo
         cpu_starts.append(time.process_time())
         model.train()
         for batch in (data_loader if loader else map(train.__getitems__, batches(epoch))):
-            if hasattr(model, "on_train_step"):  # as VAEModule.training_step (scheduled sampling)
-                model.on_train_step(step)
+            model.on_train_step(step)  # as VAEModule.training_step (scheduled sampling)
             loss = objective(model, batch, step)["loss"].mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -592,7 +592,7 @@ def sample_keep_run(
         raise DataError(f"-n must be >= 1 with --keep (videos drawn per input video), got {draws}")
     loaded = load_run(run_dir)
     model = loaded.model
-    if not hasattr(model, "keep_and_resample"):
+    if not model.supports_keep:
         raise DataError(f"{loaded.path}: --keep needs a video model with a static and a dynamic latent (dsae); "
                         f"this is a {model.kind} model")  # fmt: skip
     examples = run_examples(loaded, data, split if data is None else "all")
@@ -602,7 +602,7 @@ def sample_keep_run(
     fs, zs, xs = [], [], []
     for start in range(0, len(dataset), batch_size):
         batch = dataset.__getitems__(list(range(start, min(start + batch_size, len(dataset)))))
-        f, z, x = model.keep_and_resample(batch, keep, draws, gen)  # type: ignore[operator]
+        f, z, x = model.keep_and_resample(batch, keep, draws, gen)
         fs.append(f.cpu().numpy())
         zs.append(z.cpu().numpy())
         xs.append(to_data_units(loaded, x.cpu().numpy()).astype(np.float32))

@@ -165,7 +165,7 @@ class _Context:
 
 
 def _view(loaded: LoadedModel, bundle: DataBundle) -> str:
-    if getattr(loaded.model, "video_input", False):
+    if loaded.model.video_input:
         return "video"
     if not loaded.model.sequence_input:
         if loaded.run is not None and loaded.run.data.kind in CHAIN_KINDS and bundle.features % 2 == 0:

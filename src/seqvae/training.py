@@ -181,8 +181,7 @@ class VAEModule(L.LightningModule):
             self._optimizer_step(one, optimizer, per_step)
 
     def _optimizer_step(self, batch: Batch, optimizer: Any, scheduler: Any) -> None:
-        if hasattr(self.model, "on_train_step"):  # e.g. a scheduled-sampling schedule
-            self.model.on_train_step(self.global_step)
+        self.model.on_train_step(self.global_step)  # e.g. a scheduled-sampling schedule
         terms = self.objective(self.model, batch, self.global_step)
         loss = terms["loss"].mean()
         # a non-finite loss still goes through backward (its gradients are non-finite too, on every
@@ -322,8 +321,7 @@ class VAEModule(L.LightningModule):
         # the run's length in optimiser steps: schedules given as fractions of training are measured in it
         total = total_training_steps(self.trainer)
         self.objective.total_steps = total
-        if hasattr(self.model, "set_total_steps"):
-            self.model.set_total_steps(total)
+        self.model.set_total_steps(total)
         if getattr(self.model.config, "init", None) == "pca" and self.trainer.ckpt_path is None:
             # data-derived initialisation (fresh runs only; a resume restores its weights)
             if self.trainer.train_dataloader is None:
@@ -786,7 +784,7 @@ def _extra_loggers(cfg: TrainConfig, out_dir: Path) -> list[Any]:
 
 def check_data_for_model(model: VAE, bundle: DataBundle) -> None:
     """Refuse data a likelihood cannot score (e.g. non-one-hot rows for a categorical decoder)."""
-    head = getattr(model, "head", None)
+    head = model.head
     values = bundle.train.values
     if values.dim() == 3:  # sequences: only the real steps
         values = values[bundle.train.mask]
@@ -908,7 +906,7 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         bundle = load_data(cfg.data, cfg.seed, sequences=model_cls.sequence_input)
     model = build_model(cfg.model, bundle.features)
     check_data_for_model(model, bundle)
-    if cfg.data.normalize and getattr(getattr(model, "head", None), "__class__", None) in (CategoricalHead, BernoulliHead):
+    if cfg.data.normalize and type(model.head) in (CategoricalHead, BernoulliHead):
         raise DataError("data.normalize must be false for categorical or bernoulli likelihoods")
     has_val = len(bundle.val) > 0
     bucket = model.sequence_input and cfg.data.sequence.bucket
@@ -934,7 +932,7 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
         module.optimizer_steps_per_epoch = len(train_loader)
         # grouped steps pay off where a step is short: vector models (sequence and video models take one
         # step per iteration, so a SIGTERM, which Lightning acts on between iterations, is not held up)
-        vectors = not model.sequence_input and not getattr(model, "video_input", False)
+        vectors = not model.sequence_input and not model.video_input
         if cfg.train.steps_per_iteration > 1 and vectors and trainer.world_size == 1:
             train_loader = _grouped(train_loader, cfg.train.steps_per_iteration)
         try:

@@ -45,11 +45,16 @@ class VAE(nn.Module):
     kind: ClassVar[str] = ""
     config_class: ClassVar[type]
     sequence_input: ClassVar[bool] = False  # True: batches are padded sequences (B, T, F) with a mask
+    video_input: ClassVar[bool] = False  # True: batches are whole videos (B, T, C, H, W) or (B, T, H, W, C)
+    supports_keep: ClassVar[bool] = False  # True: keep_and_resample (a static content and a dynamic latent)
 
     def __init__(self, config: Any, features: int) -> None:
         super().__init__()
         self.config = config
         self.features = int(features)
+        # the likelihood head turning decoder outputs into p(x|z) (e.g. a LikelihoodHead), for models that
+        # have one: a subclass assigns its head module after this __init__; None for the others
+        self.head: nn.Module | None = None
 
     # -- protocol ------------------------------------------------------------------------------
     @property
@@ -116,8 +121,22 @@ class VAE(nn.Module):
         return self.point(self.decode(self.encode(batch).mean, batch))
 
     def point(self, likelihood: Distribution) -> Tensor:
-        head = getattr(self, "head", None)
-        return head.point(likelihood) if head is not None else likelihood.mean
+        return self.head.point(likelihood) if self.head is not None else likelihood.mean
+
+    # -- optional capabilities (defaults: none) -------------------------------------------------
+    def on_train_step(self, step: int) -> None:
+        """Called by the trainer before each optimiser ``step`` (e.g. to advance a scheduled-sampling schedule)."""
+
+    def set_total_steps(self, total: float | None) -> None:
+        """The run's length in optimiser steps, set when training starts (for schedules given as fractions)."""
+
+    def keep_and_resample(self, batch: Batch, keep: str, draws: int = 1,
+                          generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+        """Keep one part of each example's latent and redraw the other: models with ``supports_keep`` only."""
+        raise NotImplementedError(
+            f"a {self.kind} model has no content/dynamics split to keep one of (supports_keep is False); "
+            "keep_and_resample needs a video model with a static and a dynamic latent (dsae)"
+        )
 
     @torch.no_grad()
     def generate(self, z: Tensor, length: int | None = None) -> tuple[Tensor, Tensor | None]:

@@ -313,6 +313,7 @@ class DSAE(VAE):
     config_class = DSAEConfig
     sequence_input = False  # batches hold whole videos (B, T, C, H, W), not padded feature sequences
     video_input: ClassVar[bool] = True
+    supports_keep: ClassVar[bool] = True  # keep_and_resample: f is the content, z_{1:T} the dynamics
 
     def __init__(self, config: DSAEConfig, features: int) -> None:
         super().__init__(config, features)
