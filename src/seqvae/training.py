@@ -116,9 +116,11 @@ class _EpochMeans:
 class VAEModule(L.LightningModule):
     """Wraps any :class:`VAE` with an :class:`Objective`.
 
-    Logged per epoch: ``train/{loss,recon,kl,elbo}``, ``beta``, ``val/{loss,recon,kl,elbo}`` and
-    ``val/active_units``. ``val/loss`` is recon + β·KL at the target β, without annealing or free
-    bits, so that checkpoint selection and early stopping do not favour epochs where β was low.
+    Logged per epoch: ``train/{loss,recon,kl,elbo}``, ``beta``, ``val/{loss,recon,kl,elbo}`` and what
+    callbacks add to the validation row (:class:`LatentDiagnostics`: ``val/active_units``). ``val/loss`` is
+    recon + β·KL at the target β, without annealing or free bits, so that checkpoint selection and early
+    stopping do not favour epochs where β was low. ``validation_step`` returns each batch's posterior means
+    ``mu`` (and ``kl_per_dim`` where the model has it) for callbacks.
     """
 
     def __init__(self, model: VAE, objective: ObjectiveConfig, train: TrainConfig) -> None:
@@ -128,10 +130,7 @@ class VAEModule(L.LightningModule):
         self.train_config = train
         self._train_means = _EpochMeans()
         self._val_means = _EpochMeans()
-        self._val_mu: list[torch.Tensor] = []
-        self._val_kl: list[torch.Tensor] = []
-        self.kl_per_dim: list[float] = []
-        self.n_active: int = 0
+        self._val_extra: dict[str, torch.Tensor] = {}  # callbacks' values for this validation epoch's row
         self.skipped_steps = 0  # steps skipped for a non-finite loss or gradient, whole run
         self._skipped_epoch = 0
         self._bad_in_a_row = 0
@@ -273,7 +272,7 @@ class VAEModule(L.LightningModule):
         if monitored in values:
             self.log(monitored, values[monitored], logger=False, prog_bar=True)
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         from seqvae.objectives import posterior_mean_log_likelihood
 
         terms = self.objective(self.model, batch, self.global_step)
@@ -283,21 +282,21 @@ class VAEModule(L.LightningModule):
         if at_mean is not None:
             values["val/recon_mean"] = -at_mean.mean()
         self._val_means.add(values, len(batch))
-        self._val_mu.append(terms["mu"].reshape(len(batch), -1))
+        outputs = {"mu": terms["mu"].reshape(len(batch), -1)}
         if "kl_per_dim" in terms:
-            self._val_kl.append(terms["kl_per_dim"].reshape(len(batch), -1))
+            outputs["kl_per_dim"] = terms["kl_per_dim"].reshape(len(batch), -1)
+        return outputs
+
+    def add_to_validation_row(self, values: dict[str, torch.Tensor]) -> None:
+        """Values a callback computed in its ``on_validation_epoch_end`` (which Lightning runs before this
+        module's), logged in this epoch's validation row."""
+        self._val_extra.update(values)
 
     def on_validation_epoch_end(self) -> None:
         values = self._val_means.pop(self.trainer.strategy) if self._val_means.sums is not None else {}
-        if self._val_mu:
-            mu = torch.cat(self._val_mu)
-            self.n_active = active_units(mu)
-            values["val/active_units"] = self.trainer.strategy.reduce(mu.new_tensor(float(self.n_active)), reduce_op="mean")
+        values.update(self._val_extra)
+        self._val_extra = {}
         self._publish(values, "val/loss")
-        if self._val_kl:
-            self.kl_per_dim = torch.cat(self._val_kl).mean(0).tolist()
-        self._val_mu.clear()
-        self._val_kl.clear()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # the reparameterisation noise comes from the global generator: keep its state so that a
@@ -575,6 +574,50 @@ class _Checkpoints(ModelCheckpoint):
             super()._save_checkpoint(trainer, filepath)
 
 
+class LatentDiagnostics(Callback):
+    """What the validation posteriors say about the latent each validation epoch: the active units (logged as
+    ``val/active_units`` in the module's validation row) and the mean KL per dimension; after training,
+    :meth:`warn_if_collapsed` warns when no unit was active in the last validation epoch."""
+
+    def __init__(self) -> None:
+        self.n_active = 0
+        self.kl_per_dim: list[float] = []
+        self._mu: list[torch.Tensor] = []
+        self._kl: list[torch.Tensor] = []
+
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        self._mu.append(outputs["mu"])  # what VAEModule.validation_step returns
+        if "kl_per_dim" in outputs:
+            self._kl.append(outputs["kl_per_dim"])
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._mu:
+            mu = torch.cat(self._mu)
+            self.n_active = active_units(mu)
+            n_active = trainer.strategy.reduce(mu.new_tensor(float(self.n_active)), reduce_op="mean")
+            pl_module.add_to_validation_row({"val/active_units": n_active})
+        if self._kl:
+            self.kl_per_dim = torch.cat(self._kl).mean(0).tolist()
+        self._mu.clear()
+        self._kl.clear()
+
+    def warn_if_collapsed(self, latent_dim: int, stacklevel: int = 1) -> None:
+        """A :class:`PosteriorCollapseWarning` if no unit was active (``stacklevel`` counts from the caller)."""
+        if not self.kl_per_dim or self.n_active:
+            return
+        kl = ", ".join(f"{v:.3g}" for v in self.kl_per_dim)
+        warnings.warn(
+            f"posterior collapse: none of the {latent_dim} latent dimensions is active (variance of the "
+            f"validation posterior means <= {ACTIVE_UNIT_THRESHOLD}; KL per dimension {kl} nats), so the decoder "
+            "ignores z. Try KL annealing (objective.anneal.kind=linear), free bits (objective.free_bits) or a "
+            "weaker decoder.",
+            PosteriorCollapseWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
 class _EpochLines(Callback):
     """One line per epoch on stderr (first process only), for logs and terminals without the rich bar:
     epoch (1-based) / max, train and validation loss, KL, β and the epoch's seconds. An epoch's line is
@@ -710,12 +753,13 @@ def build_trainer(
     use_distributed_sampler: bool = True,
     keep_log_through_epoch: int | None = None,
 ) -> L.Trainer:
-    """A Trainer with CSV logging, best+last checkpoints, optional early stopping and progress: the rich bar
-    when ``train.progress_bar`` is on and stderr is a terminal, else one line per epoch.
+    """A Trainer with CSV logging, latent diagnostics, best+last checkpoints, optional early stopping and
+    progress: the rich bar when ``train.progress_bar`` is on and stderr is a terminal, else one line per epoch.
 
     ``keep_log_through_epoch`` (1-based): a resumed run keeps the CSV log's rows up to that epoch.
     """
     callbacks: list[Any] = [
+        LatentDiagnostics(),
         _Checkpoints(
             dirpath=out_dir / "checkpoints",
             filename="best",
@@ -884,6 +928,28 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     On Ctrl+C the best checkpoint so far is exported and :class:`TrainingInterrupted` is raised.
     """
     out = Path(out_dir)
+    cfg, bundle, resume_epoch = _prepare_run(cfg, out, bundle, resume)
+    module = _build_module(cfg, bundle)
+    train_loader, val_loader = _make_loaders(cfg, module.model, bundle)
+    with quiet_lightning(verbose=_rich_progress(cfg.train)):
+        trainer, train_loader = _build_run_trainer(cfg, out, module, train_loader, val_loader is not None, resume_epoch)
+        interrupted = _run_training(trainer, module, train_loader, val_loader, out, resume)
+    result = _finish_run(cfg, out, module, bundle, trainer, interrupted, resume)
+    if result.is_main_process:
+        from seqvae.defaults import warn_unfinished_schedules
+
+        warn_unfinished_schedules(cfg, int(trainer.global_step), module.objective.total_steps)
+        _diagnostics(trainer).warn_if_collapsed(module.model.latent_dim, stacklevel=2)
+    if interrupted:
+        raise TrainingInterrupted(result)
+    return result
+
+
+def _prepare_run(
+    cfg: RunConfig, out: Path, bundle: DataBundle | None, resume: bool
+) -> tuple[RunConfig, DataBundle, int | None]:
+    """The run directory, the config (data defaults filled in; written as ``run_config.json``), the seed set
+    and the data; on a resume also the epochs its last checkpoint holds (the log keeps their rows)."""
     out.mkdir(parents=True, exist_ok=True)
     last = out / "checkpoints" / LAST_CHECKPOINT
     if resume and not last.is_file():
@@ -904,101 +970,145 @@ def fit(cfg: RunConfig, out_dir: str | Path, bundle: DataBundle | None = None, r
     model_cls = MODEL_REGISTRY[parse_model_config(cfg.model).kind]
     if bundle is None:
         bundle = load_data(cfg.data, cfg.seed, sequences=model_cls.sequence_input)
+    return cfg, bundle, resume_epoch
+
+
+def _build_module(cfg: RunConfig, bundle: DataBundle) -> VAEModule:
+    """The model for the data (refusing data its likelihood cannot score), compiled if asked, in a VAEModule."""
     model = build_model(cfg.model, bundle.features)
     check_data_for_model(model, bundle)
     if cfg.data.normalize and type(model.head) in (CategoricalHead, BernoulliHead):
         raise DataError("data.normalize must be false for categorical or bernoulli likelihoods")
-    has_val = len(bundle.val) > 0
-    bucket = model.sequence_input and cfg.data.sequence.bucket
-    if bucket:
-        train_loader = make_bucketed_loader(bundle.train, cfg.train.batch_size, cfg.seed, cfg.train.num_workers)
-    else:
-        train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
-    val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if has_val else None
     if cfg.train.compile:
         # in place: the module keeps its parameter names, so checkpoints and the export are unchanged
         model.compile()
-    module = VAEModule(model, cfg.objective, cfg.train)
-    interrupted = False
-    with quiet_lightning(verbose=_rich_progress(cfg.train)):
-        trainer = build_trainer(
-            cfg.train,
-            out,
-            monitor="val/loss" if has_val else "train/loss",
-            steps_per_epoch=len(train_loader),
-            use_distributed_sampler=not bucket,
-            keep_log_through_epoch=resume_epoch,
-        )
-        module.optimizer_steps_per_epoch = len(train_loader)
-        # grouped steps pay off where a step is short: vector models (sequence and video models take one
-        # step per iteration, so a SIGTERM, which Lightning acts on between iterations, is not held up)
-        vectors = not model.sequence_input and not model.video_input
-        if cfg.train.steps_per_iteration > 1 and vectors and trainer.world_size == 1:
-            train_loader = _grouped(train_loader, cfg.train.steps_per_iteration)
-        try:
-            # our checkpoints hold only tensors and plain values: never unpickle anything else; argument
-            # checks of torch.distributions are off, so that a non-finite batch reaches the step guard
-            # (VAEModule.on_before_optimizer_step) instead of raising
-            with _distribution_checks(False):
-                trainer.fit(module, train_loader, val_loader, ckpt_path=last if resume else None, weights_only=True)
-        except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown and sys.exit(1)
-            if trainer.state.status != TrainerStatus.INTERRUPTED:
-                raise
-            interrupted = True
-        except _NonFiniteSteps as exc:
-            kept = [p for p in (out / "checkpoints" / "best.ckpt", last) if p.is_file()]
-            where = ", ".join(str(p) for p in kept) if kept else "none (no epoch finished)"
-            raise TrainingDiverged(
-                f"training stopped: {exc}. Checkpoints of the last finished epoch: {where}. Lower train.lr, set "
-                "train.gradient_clip, or check the data; `seqvae train --resume` continues from the last one."
-            ) from None
+    return VAEModule(model, cfg.objective, cfg.train)
+
+
+def _bucketed(cfg: RunConfig, model: VAE) -> bool:
+    """Training batches of similar lengths (sequence models with ``data.sequence.bucket``)."""
+    return bool(model.sequence_input and cfg.data.sequence.bucket)
+
+
+def _make_loaders(cfg: RunConfig, model: VAE, bundle: DataBundle) -> tuple[DataLoader, DataLoader | None]:
+    """The training loader and the validation loader (None without validation data)."""
+    if _bucketed(cfg, model):
+        train_loader = make_bucketed_loader(bundle.train, cfg.train.batch_size, cfg.seed, cfg.train.num_workers)
+    else:
+        train_loader = make_loader(bundle.train, cfg.train.batch_size, True, cfg.seed, cfg.train.num_workers)
+    val_loader = make_loader(bundle.val, cfg.eval.batch_size, False) if len(bundle.val) > 0 else None
+    return train_loader, val_loader
+
+
+def _build_run_trainer(
+    cfg: RunConfig, out: Path, module: VAEModule, train_loader: DataLoader, has_val: bool, resume_epoch: int | None
+) -> tuple[L.Trainer, DataLoader]:
+    """The run's Trainer (:func:`build_trainer`) and the training loader it iterates: groups of
+    ``train.steps_per_iteration`` batches where that pays off."""
+    model = module.model
+    trainer = build_trainer(
+        cfg.train,
+        out,
+        monitor="val/loss" if has_val else "train/loss",
+        steps_per_epoch=len(train_loader),
+        use_distributed_sampler=not _bucketed(cfg, model),
+        keep_log_through_epoch=resume_epoch,
+    )
+    module.optimizer_steps_per_epoch = len(train_loader)
+    # grouped steps pay off where a step is short: vector models (sequence and video models take one
+    # step per iteration, so a SIGTERM, which Lightning acts on between iterations, is not held up)
+    vectors = not model.sequence_input and not model.video_input
+    if cfg.train.steps_per_iteration > 1 and vectors and trainer.world_size == 1:
+        train_loader = _grouped(train_loader, cfg.train.steps_per_iteration)
+    return trainer, train_loader
+
+
+def _run_training(
+    trainer: L.Trainer, module: VAEModule, train_loader: DataLoader, val_loader: DataLoader | None, out: Path, resume: bool
+) -> bool:
+    """``trainer.fit`` (from the last checkpoint on a resume); True if Ctrl+C interrupted it. A divergence
+    raises :class:`TrainingDiverged`, naming the checkpoints kept."""
+    last = out / "checkpoints" / LAST_CHECKPOINT
+    try:
+        # our checkpoints hold only tensors and plain values: never unpickle anything else; argument
+        # checks of torch.distributions are off, so that a non-finite batch reaches the step guard
+        # (VAEModule.on_before_optimizer_step) instead of raising
+        with _distribution_checks(False):
+            trainer.fit(module, train_loader, val_loader, ckpt_path=last if resume else None, weights_only=True)
+    except SystemExit:  # Lightning turns Ctrl+C into a graceful shutdown and sys.exit(1)
+        if trainer.state.status != TrainerStatus.INTERRUPTED:
+            raise
+        return True
+    except _NonFiniteSteps as exc:
+        kept = [p for p in (out / "checkpoints" / "best.ckpt", last) if p.is_file()]
+        where = ", ".join(str(p) for p in kept) if kept else "none (no epoch finished)"
+        raise TrainingDiverged(
+            f"training stopped: {exc}. Checkpoints of the last finished epoch: {where}. Lower train.lr, set "
+            "train.gradient_clip, or check the data; `seqvae train --resume` continues from the last one."
+        ) from None
+    return False
+
+
+def _finish_run(
+    cfg: RunConfig, out: Path, module: VAEModule, bundle: DataBundle, trainer: L.Trainer, interrupted: bool, resume: bool
+) -> FitResult:
+    """The best checkpoint's weights in the model, exported (first process; on Ctrl+C only if an epoch
+    finished), and the run's summary (written as ``train_summary.json``)."""
+    model = module.model
+    best, best_ckpt = _load_best(trainer, model)
+    main = trainer.is_global_zero
+    if main and (best_ckpt is not None or not interrupted):
+        export_model(model, out, cfg, bundle.normalizer)
+    summary = _summary(cfg, out, module, bundle, trainer, best, best_ckpt, interrupted, resume)
+    if main:
+        write_json_atomic(out / "train_summary.json", summary)
+    return FitResult(model=model, bundle=bundle, out_dir=out, summary=summary, is_main_process=main)
+
+
+def _load_best(trainer: L.Trainer, model: VAE) -> tuple[str, dict[str, Any] | None]:
+    """The best checkpoint's path ('' if none was written) and contents; its weights loaded into ``model``,
+    which is put in eval mode."""
     ckpt = trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and Path(ckpt.best_model_path or "").is_file() else ""
     best_ckpt = read_lightning_checkpoint(best) if best else None
     if best_ckpt is not None:
         model.load_state_dict(lightning_model_state(best_ckpt))
     model.eval()
+    return best, best_ckpt
+
+
+def _summary(
+    cfg: RunConfig, out: Path, module: VAEModule, bundle: DataBundle, trainer: L.Trainer, best: str,
+    best_ckpt: dict[str, Any] | None, interrupted: bool, resume: bool,
+) -> dict[str, Any]:
+    """``train_summary.json``: epochs and steps run, the best epoch, the latent diagnostics, skipped steps."""
     main = trainer.is_global_zero
-    if main and (best_ckpt is not None or not interrupted):
-        export_model(model, out, cfg, bundle.normalizer)
     # does the decoder read z? (active units only say the encoder writes it): shuffle each unit on validation
-    usage = latent_usage(model, bundle.val, seed=cfg.seed) if main and has_val else None
+    usage = latent_usage(module.model, bundle.val, seed=cfg.seed) if main and len(bundle.val) > 0 else None
     epochs = int(trainer.current_epoch)
+    last = out / "checkpoints" / LAST_CHECKPOINT
     if interrupted and last.is_file():  # Ctrl+C after an epoch's checkpoint, before Lightning counted the epoch
         epochs = max(epochs, int(read_lightning_checkpoint(last).get("epoch", -1)) + 1)
-    summary = {
+    diagnostics = _diagnostics(trainer)
+    return {
         "epochs": epochs,
         "steps": int(trainer.global_step),
         "best_checkpoint": Path(best).name if best else None,
         "best_epoch": int(best_ckpt["epoch"]) + 1 if best_ckpt is not None else None,  # 1-based, like "epochs"
-        "best_val_loss": _float(ckpt.best_model_score) if best else None,
-        "active_units": module.n_active,
-        "kl_per_dim": module.kl_per_dim,
+        "best_val_loss": _float(trainer.checkpoint_callback.best_model_score) if best else None,
+        "active_units": diagnostics.n_active,
+        "kl_per_dim": diagnostics.kl_per_dim,
         "used_units": usage["used_units"] if usage else None,
         "latent_usage": usage,
         "skipped_steps": module.skipped_steps,
         "interrupted": interrupted,
         "resumed": resume,
     }
-    if main:
-        write_json_atomic(out / "train_summary.json", summary)
-        from seqvae.defaults import warn_unfinished_schedules
 
-        warn_unfinished_schedules(cfg, int(trainer.global_step), module.objective.total_steps)
-        if has_val and module.kl_per_dim and module.n_active == 0:
-            kl = ", ".join(f"{v:.3g}" for v in module.kl_per_dim)
-            warnings.warn(
-                f"posterior collapse: none of the {model.latent_dim} latent dimensions is active (variance of the "
-                f"validation posterior means <= {ACTIVE_UNIT_THRESHOLD}; KL per dimension {kl} nats), so the decoder "
-                "ignores z. Try KL annealing (objective.anneal.kind=linear), free bits (objective.free_bits) or a "
-                "weaker decoder.",
-                PosteriorCollapseWarning,
-                stacklevel=2,
-            )
-    result = FitResult(model=model, bundle=bundle, out_dir=out, summary=summary, is_main_process=main)
-    if interrupted:
-        raise TrainingInterrupted(result)
-    return result
+
+def _diagnostics(trainer: L.Trainer) -> LatentDiagnostics:
+    """The trainer's :class:`LatentDiagnostics` (:func:`build_trainer` adds one; an empty one if it was removed)."""
+    return next((c for c in trainer.callbacks if isinstance(c, LatentDiagnostics)), LatentDiagnostics())
 
 
 class _GroupSampler(Sampler[list[list[int]]]):
