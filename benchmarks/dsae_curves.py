@@ -31,7 +31,7 @@ STEPS_PER_EPOCH_KEY = "steps"
 
 def _judge(out: Path, cfg, bundle, seed: int, videos: int):
     from seqvae.analysis.judge import SPRITE_HEADS, VideoJudge
-    from seqvae.experiments.sprites import JUDGE_EPOCHS, fit_judge
+    from seqvae.domains.sprites.experiment import JUDGE_EPOCHS, fit_judge
 
     path = out / "judge.safetensors"
     if path.is_file():
@@ -53,8 +53,8 @@ def _segment(out: Path, overrides: list[str], epoch: int, args: argparse.Namespa
     """Train the run in ``out`` up to ``epoch`` epochs, snapshot and score it."""
     from seqvae.checkpoint import lightning_model_state, read_lightning_checkpoint
     from seqvae.data.sources import load_data
+    from seqvae.domains.sprites.experiment import _summary, evaluate_dsae
     from seqvae.experiments.common import experiment_config
-    from seqvae.experiments.sprites import _summary, evaluate_dsae
     from seqvae.models import build_model
     from seqvae.training import fit
 

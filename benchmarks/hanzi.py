@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from seqvae.data.readers import SequenceTable
-from seqvae.data.strokes import write_de_jong
+from seqvae.domains.strokes.data import write_de_jong
 from seqvae.io import write_json_atomic
 
 __all__ = [

@@ -42,11 +42,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from seqvae.analysis.latent import (
-    latent_means,
-    pca_sequence_baseline,
-    sequence_reconstruction_rmse,
-)
+from seqvae.analysis.latent import latent_means, pca_sequence_baseline, sequence_reconstruction_rmse
 from seqvae.analysis.usage import latent_usage
 from seqvae.config import load_run_config
 from seqvae.data.readers import SequenceTable

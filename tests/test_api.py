@@ -15,7 +15,7 @@ from scipy.stats import multivariate_normal
 
 from seqvae.api import encode_file, evaluate_run, sample_run
 from seqvae.checkpoint import export_model
-from seqvae.data.arrays import Normalizer
+from seqvae.data.prepare import Normalizer
 from seqvae.models import build_model
 from seqvae.models.linear import LinearGaussianVAE
 

@@ -1,4 +1,4 @@
-"""The Panda in shelf worlds (seqvae.planning.arm7): kinematics against the URDF, Coal against closed forms,
+"""The Panda in shelf worlds (seqvae.domains.arm7.robot): kinematics against the URDF, Coal against closed forms,
 validity of configurations and motions. Skipped without the ``planning-arm`` extra (pin, coal,
 example-robot-data)."""
 
@@ -15,7 +15,7 @@ coal = pytest.importorskip("coal")
 
 from scipy.spatial.transform import Rotation
 
-from seqvae.planning import arm7
+from seqvae.domains.arm7 import robot as arm7
 
 if not arm7.arm_available():  # pragma: no cover
     pytest.skip("example-robot-data's Panda is not installed", allow_module_level=True)
@@ -222,8 +222,8 @@ def test_side_top_grid_shows_boards_and_footprint():
 
 
 def test_arm7_settings_validate_overrides():
+    from seqvae.domains.arm7.experiment import arm7_settings
     from seqvae.errors import ConfigError
-    from seqvae.experiments.arm7 import arm7_settings
 
     s = arm7_settings("paper", ["arm7.n_grid=[50,25,25]", "arm7.lam=0.9"])
     assert s["n_grid"] == [25, 50] and s["lam"] == 0.9 and s["train_worlds"] == 1000
@@ -236,7 +236,7 @@ def test_arm7_settings_validate_overrides():
 def test_success_at_time_and_n_star():
     from types import SimpleNamespace as R
 
-    from seqvae.experiments.arm7 import choose_n_star, success_at_time
+    from seqvae.domains.arm7.experiment import choose_n_star, success_at_time
 
     runs = {10: [R(solved=True, seconds=0.5), R(solved=False, seconds=0.4)],
             20: [R(solved=True, seconds=1.5), R(solved=True, seconds=2.5)]}
@@ -265,7 +265,7 @@ def test_clearance_weighted_states_sit_closer_to_obstacles():
 
 
 def test_reversed_rows_swap_start_and_goal():
-    from seqvae.experiments.arm7 import reversed_rows
+    from seqvae.domains.arm7.experiment import reversed_rows
 
     states = np.arange(14.0).reshape(2, 7)
     cond = np.arange(2 * (14 + 4), dtype=np.float32).reshape(2, 18)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqvae.data import basketball as bb
+from seqvae.domains.basketball import data as bb
 
 
 def _shots(n: int = 1200, seed: int = 0):

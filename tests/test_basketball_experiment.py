@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from seqvae import plots
 from seqvae.cli import app
-from seqvae.data import basketball as bb
 from seqvae.data.readers import write_sequences_npz
+from seqvae.domains.basketball import data as bb
+from seqvae.domains.basketball.experiment import SCATTERS, data_overrides
 from seqvae.errors import ConfigError, DataError
 from seqvae.experiments import run_experiment
-from seqvae.experiments.basketball import SCATTERS, data_overrides
-from seqvae import plots
 
 runner = CliRunner()
 QUICK = ["train.max_epochs=2", "eval.iwae_samples=2", "eval.ll_samples=4", "train.batch_size=32"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqvae.data.basketball import (
+from seqvae.domains.basketball.data import (
     FEET,
     FRAME_RATE,
     court_to_hoop,

@@ -13,8 +13,8 @@ import torch
 
 from seqvae.checkpoint import export_model, load_model, load_run
 from seqvae.config import load_run_config
-from seqvae.data.arrays import Normalizer
 from seqvae.data.batch import Batch
+from seqvae.data.prepare import Normalizer
 from seqvae.errors import CheckpointError
 from seqvae.models import build_model
 from seqvae.training import fit

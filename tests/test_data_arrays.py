@@ -10,19 +10,12 @@ import pytest
 import torch
 
 from seqvae.config import DataConfig
-from seqvae.data.arrays import (
-    ArrayDataset,
-    Normalizer,
-    bundle_arrays,
-    make_loader,
-    read_array_file,
-    split_indices,
-    write_json_atomic,
-)
+from seqvae.data.arrays import ArrayDataset, bundle_arrays, make_loader, read_array_file
+from seqvae.data.prepare import Normalizer, split_indices
 from seqvae.data.sources import generate, load_data
-from seqvae.data.toy import dmol_bimodal, dmol_categorical
+from seqvae.domains.dmol.data import dmol_bimodal, dmol_categorical
 from seqvae.errors import ConfigError, DataError
-
+from seqvae.io import write_json_atomic
 
 # --------------------------------------------------------------------------- splits and loaders
 

@@ -16,7 +16,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from test_training import read_epochs
 
 SCRIPT = textwrap.dedent(

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from seqvae import api
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
-from seqvae.data.sprites import sprite_videos, write_sprites_npy
+from seqvae.domains.sprites.data import sprite_videos, write_sprites_npy
 from seqvae.errors import DataError
 from seqvae.experiments.common import experiment_config
 from seqvae.training import fit

@@ -18,9 +18,8 @@ from seqvae.analysis.judge import (
     marginal_entropy,
     train_judge,
 )
-from seqvae.data.sprites import sprite_videos
+from seqvae.domains.sprites.data import sprite_videos
 from seqvae.errors import DataError
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 
 from seqvae.analysis.evaluation import normalizer_log_jacobian
-from seqvae.analysis.latent import (
-    pca_sequence_baseline,
-    probe_auc,
-    probe_labels,
-    probe_r2,
-    reconstruction_rmse,
-)
-from seqvae.data.arrays import ArrayDataset, Normalizer
+from seqvae.analysis.latent import pca_sequence_baseline, probe_auc, probe_labels, probe_r2, reconstruction_rmse
+from seqvae.data.arrays import ArrayDataset
+from seqvae.data.prepare import Normalizer
 from seqvae.data.sequences import SequenceDataset
 
 

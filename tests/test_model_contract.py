@@ -32,7 +32,13 @@ from seqvae.config import ObjectiveConfig
 from seqvae.data.batch import Batch
 from seqvae.data.sequences import SequenceBatch, length_mask
 from seqvae.models import MODEL_REGISTRY, VAE, ModelOutput, build_model
-from seqvae.objectives import Objective, elbo_terms, importance_log_likelihood, iwae_bound, posterior_mean_log_likelihood
+from seqvae.objectives import (
+    Objective,
+    elbo_terms,
+    importance_log_likelihood,
+    iwae_bound,
+    posterior_mean_log_likelihood,
+)
 
 LENGTHS = [5, 2, 4, 3]  # the sequences of a tiny batch; padded to the longest
 B = len(LENGTHS)
@@ -175,6 +181,12 @@ def one_step(model: VAE, optimizer: torch.optim.Optimizer, batch: Batch, step: i
 
 def test_every_factory_names_a_registered_kind() -> None:
     assert not set(FACTORIES) - set(MODEL_REGISTRY), "stale contract factories"
+
+
+def test_a_kind_without_a_factory_fails_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(MODEL_REGISTRY, "toy-new", type("ToyVAE", (VAE,), {"kind": "toy-new"}))
+    with pytest.raises(pytest.fail.Exception, match=r"'toy-new' \(ToyVAE\) has no contract factory"):
+        case_for("toy-new")
 
 
 # --------------------------------------------------------------------------- shapes

@@ -7,11 +7,12 @@ import pytest
 
 mda = pytest.importorskip("MDAnalysis")
 
+from trajectory_files import write_trajectory  # noqa: E402
+
 from seqvae.config import load_run_config  # noqa: E402
 from seqvae.data.molecular import read_trajectory  # noqa: E402
 from seqvae.data.sources import load_data  # noqa: E402
 from seqvae.errors import DataError  # noqa: E402
-from trajectory_files import write_trajectory  # noqa: E402
 
 NAMES = ["N", "CA", "C", "N", "CA", "C", "N", "CA", "C", "O"]
 

@@ -1,4 +1,4 @@
-"""Tests of seqvae.data.planning: exact collision checking, occupancy grids, world generators, the planar arm."""
+"""Tests of seqvae.domains.planning.world: exact collision checking, occupancy grids, world generators, the planar arm."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from seqvae.data.planning import (
+from seqvae.domains.planning.world import (
     NarrowPassage,
     PlanarArm,
     World,

@@ -14,11 +14,10 @@ pytest.importorskip("ompl")
 
 from seqvae import plots
 from seqvae.config import DataConfig
-from seqvae.data.planning import World, narrow_passage, stack_worlds
-from seqvae.data.sources import area_occupancy_grids, load_data
-from seqvae.errors import ConfigError
-from seqvae.experiments import run_experiment
-from seqvae.experiments.planning import (
+from seqvae.data.sources import load_data
+from seqvae.domains.planning import figures as planning_figures
+from seqvae.domains.planning.data import area_occupancy_grids
+from seqvae.domains.planning.experiment import (
     BAND,
     RATIO_MIN,
     choose_n_star,
@@ -26,6 +25,9 @@ from seqvae.experiments.planning import (
     planning_settings,
     samples_for,
 )
+from seqvae.domains.planning.world import World, narrow_passage, stack_worlds
+from seqvae.errors import ConfigError
+from seqvae.experiments import run_experiment
 from seqvae.models import build_model
 from seqvae.models.base import MODEL_PRESETS
 from seqvae.models.conditional import condition_width
@@ -170,9 +172,9 @@ def test_planning_figures_are_complete() -> None:
                "goal": [0.9, 0.9], "path": np.array([[0.1, 0.1], [0.9, 0.9]]), "label": "w"}] * 4
     curves = {"point": {"n": [25, 50], "uniform": [0.2, None], "learned": [0.5, 0.9], "n_star": 25}}
     figs = [
-        plots.plot_planning_sample_clouds(panels, title="clouds"),
-        plots.plot_planning_curves(curves, "success rate", "success", band=BAND),
-        plots.plot_arm_samples(npw.world.obstacles, rng.random((5, 5, 2)), rng.random((5, 2)), rng.random((5, 2))),
+        planning_figures.plot_planning_sample_clouds(panels, title="clouds"),
+        planning_figures.plot_planning_curves(curves, "success rate", "success", band=BAND),
+        planning_figures.plot_arm_samples(npw.world.obstacles, rng.random((5, 5, 2)), rng.random((5, 2)), rng.random((5, 2))),
     ]
     for fig in figs:
         assert plots.figure_problems(fig) == []
@@ -194,8 +196,8 @@ def test_default_preset_meets_acceptance(tmp_path: Path) -> None:
 
 
 def test_dihedral_augment_keeps_states_consistent_with_their_world() -> None:
-    from seqvae.data.sources import planning_arrays
-    from seqvae.experiments.planning import dihedral_augment
+    from seqvae.domains.planning.data import planning_arrays
+    from seqvae.domains.planning.experiment import dihedral_augment
 
     rng = np.random.default_rng(0)
     worlds = [narrow_passage(rng, n_gaps=1).world for _ in range(3)]
@@ -214,7 +216,7 @@ def test_dihedral_augment_keeps_states_consistent_with_their_world() -> None:
 
 
 def test_clearance_weighted_states_concentrate_in_the_passage() -> None:
-    from seqvae.experiments.planning import clearance_weighted_states, obstacle_clearance
+    from seqvae.domains.planning.experiment import clearance_weighted_states, obstacle_clearance
 
     # one vertical wall x in [0.45, 0.55] with a gap y in [0.49, 0.51]; a straight path through the gap
     world = World(np.array([[0.45, 0.0, 0.55, 0.49], [0.45, 0.51, 0.55, 1.0]]))

@@ -1,4 +1,4 @@
-"""Tests of seqvae.planning: PRM with a λ-mixture sampler, RRT*, near-optimal paths, planning data sets (OMPL)."""
+"""Tests of seqvae.domains.planning: PRM with a λ-mixture sampler, RRT*, near-optimal paths, planning data sets (OMPL)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 
 ompl = pytest.importorskip("ompl")
 
-from seqvae.data.planning import PlanarArm, World, arm_world, narrow_passage, unstack_worlds
-from seqvae.errors import ConfigError, DataError
-from seqvae.planning import (
+from seqvae.domains.planning import (
     Problem,
     build_dataset,
     held_out_problems,
@@ -26,7 +24,9 @@ from seqvae.planning import (
     save_dataset,
     shortest_path,
 )
-from seqvae.planning.dataset import dataset_paths
+from seqvae.domains.planning.dataset import dataset_paths
+from seqvae.domains.planning.world import PlanarArm, World, arm_world, narrow_passage, unstack_worlds
+from seqvae.errors import ConfigError, DataError
 
 OPEN = World(np.zeros((0, 4)))
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from seqvae.data import polymer as P
+from seqvae.domains.polymer import data as P
 
 
 def _random_chain(rng: np.random.Generator, n_beads: int = 12) -> np.ndarray:

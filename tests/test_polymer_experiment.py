@@ -14,10 +14,11 @@ from seqvae import plots
 from seqvae.analysis.latent import optimise_latent
 from seqvae.analysis.metrics import gaussian_baseline
 from seqvae.cli import app
-from seqvae.data import polymer as P
+from seqvae.domains.polymer import data as P
+from seqvae.domains.polymer import figures as polymer_figures
+from seqvae.domains.polymer.experiment import STRETCH, compare_structures
 from seqvae.errors import ConfigError
 from seqvae.experiments import run_experiment
-from seqvae.experiments.polymer import STRETCH, compare_structures
 
 SMALL = ["data.params={n: 300, stride: 10}", "train.max_epochs=2", "model.hidden=[32, 32]"]
 
@@ -80,10 +81,10 @@ def test_polymer_figures_are_complete():
     md = _chains(30, 2)
     props = P.structure_properties(md)
     figs = [
-        plots.plot_chain_grid([list(md[:3]), list(md[3:5])], ["MD", "VAE"], [["a", "b", "c"], ["d", "e"]]),
-        plots.plot_property_distributions({"MD": props, "VAE": props}, P.PROPERTY_UNITS, {"VAE": {"bond_length": 0.0}}),
-        plots.plot_latent_trajectory(np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0), "τ"),
-        plots.plot_latent_optimisation(
+        polymer_figures.plot_chain_grid([list(md[:3]), list(md[3:5])], ["MD", "VAE"], [["a", "b", "c"], ["d", "e"]]),
+        polymer_figures.plot_property_distributions({"MD": props, "VAE": props}, P.PROPERTY_UNITS, {"VAE": {"bond_length": 0.0}}),
+        polymer_figures.plot_latent_trajectory(np.random.default_rng(0).normal(size=(30, 2)), np.arange(30.0), "τ"),
+        polymer_figures.plot_latent_optimisation(
             np.zeros((5, 2)), {"min": np.zeros((3, 2))}, {"min": np.ones(3)}, {"min": md[0]}, (0.5, 2.0)
         ),
     ]

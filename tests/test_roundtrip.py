@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 from seqvae import api
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
-from seqvae.data.arrays import split_indices
+from seqvae.data.prepare import split_by_id, split_indices
 from seqvae.data.readers import write_sequences_csv, write_sequences_npz
-from seqvae.data.sequences import SequenceDataset, split_by_id
+from seqvae.data.sequences import SequenceDataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::seqvae.training.PosteriorCollapseWarning")  # 2-epoch runs
 runner = CliRunner()
@@ -270,7 +270,7 @@ def test_vector_model_on_npz_with_lengths_round_trip(tmp_path: Path) -> None:
 
 
 def test_dsae_on_sprites_directory_round_trip(tmp_path: Path) -> None:
-    from seqvae.data.sprites import sprite_videos, write_sprites_npy
+    from seqvae.domains.sprites.data import sprite_videos, write_sprites_npy
 
     videos, labels = sprite_videos(12, size=8, frames=3, seed=4)
     folder = tmp_path / "sprites"

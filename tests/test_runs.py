@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_training import read_epochs
 
 from seqvae.checkpoint import read_lightning_checkpoint
 from seqvae.config import load_run_config
 from seqvae.training import TrainingInterrupted, fit
-from test_training import read_epochs
 
 # the shipped config warms β up over its first epochs, so the validation loss (at the target β) is lowest
 # after epoch 1 and rises after: the best epoch lies before any resume point

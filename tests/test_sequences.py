@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from seqvae.api import _sequence_arrays
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
-from seqvae.config import DataConfig, SequenceDataConfig
+from seqvae.config import DataConfig, ObjectiveConfig, SequenceDataConfig
+from seqvae.data.prepare import split_by_id
 from seqvae.data.readers import write_sequences_csv, write_sequences_npz
 from seqvae.data.sequences import (
     LengthBucketSampler,
@@ -22,7 +23,6 @@ from seqvae.data.sequences import (
     fit_sequence_normalizer,
     resample_linear,
     resample_random,
-    split_by_id,
     to_absolute,
     to_relative,
 )
@@ -32,7 +32,6 @@ from seqvae.errors import ConfigError, DataError
 from seqvae.models import build_model
 from seqvae.models.recurrent import SequenceLikelihood, VRAEConfig, teacher_forcing_probability
 from seqvae.objectives import Objective
-from seqvae.config import ObjectiveConfig
 
 runner = CliRunner()
 

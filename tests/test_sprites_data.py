@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from seqvae.data.sprites import (
+from seqvae.domains.sprites.data import (
     ACTIONS,
     ATTRIBUTES,
     DIRECTIONS,

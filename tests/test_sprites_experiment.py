@@ -10,10 +10,8 @@ import pytest
 from seqvae import plots
 from seqvae.config import DataConfig
 from seqvae.data.sources import load_data
-from seqvae.data.sprites import sprite_videos, write_sprites_npy
-from seqvae.errors import ConfigError, DataError
-from seqvae.experiments import available, run_experiment
-from seqvae.experiments.sprites import (
+from seqvae.domains.sprites.data import sprite_videos, write_sprites_npy
+from seqvae.domains.sprites.experiment import (
     FIXED_F_ATTRIBUTE_MIN,
     FIXED_Z_ACTION_MIN,
     JUDGE_ACCURACY_MIN,
@@ -21,6 +19,8 @@ from seqvae.experiments.sprites import (
     run_sprites,
     run_sprites_posteriors,
 )
+from seqvae.errors import ConfigError, DataError
+from seqvae.experiments import available, run_experiment
 from seqvae.report import build_report
 
 TINY = ["data.params.n=40", "data.params.size=16", "data.params.frames=4", "model.frame_size=16",

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqvae.data.strokes import (
+from seqvae.domains.strokes.data import (
     Canvas,
     handwritten_digits,
     render_batch,
     render_strokes,
-    split_strokes,
     write_de_jong,
     writes_upward,
 )

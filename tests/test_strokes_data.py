@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqvae.data.sequences import resample_random
-from seqvae.data.strokes import (
+from seqvae.domains.strokes.data import (
     MAIN_STYLE_STROKES,
     fix_length,
     handwritten_digits,

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from seqvae.data.strokes import handwritten_digits, write_de_jong
+from seqvae.domains.strokes.data import handwritten_digits, write_de_jong
+from seqvae.domains.strokes.experiment import _mdn_overrides, _stacked_overrides, data_overrides
 from seqvae.errors import DataError
 from seqvae.experiments import run_experiment
 from seqvae.experiments.common import experiment_config
-from seqvae.experiments.strokes import _mdn_overrides, _stacked_overrides, data_overrides
 
 QUICK = ["data.params.n=300", "train.max_epochs=1", "eval.iwae_samples=2", "eval.ll_samples=4"]
 FIGURES = {"reconstructions.png", "neighbourhood.png", "interpolation.png", "prior_samples.png", "learning_curves.png"}

@@ -22,21 +22,10 @@ import torch
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from seqvae.analysis.evaluation import evaluate_in_data_units
-from seqvae.analysis.latent import (
-    reconstruction_errors,
-    sequence_reconstructions,
-    uniform_ball,
-)
+from seqvae.analysis.latent import reconstruction_errors, sequence_reconstructions, uniform_ball
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
-from seqvae.data.arrays import (
-    ArrayDataset,
-    check_finite,
-    read_array_file,
-    save_npz_atomic,
-    write_bytes_atomic,
-    write_json_atomic,
-)
+from seqvae.data.arrays import ArrayDataset, check_finite, read_array_file
 from seqvae.data.readers import SequenceTable, iter_parquet_sequences, read_sequences
 from seqvae.data.sequences import SequenceDataset, length_mask
 from seqvae.data.sources import (
@@ -51,6 +40,7 @@ from seqvae.data.sources import (
 )
 from seqvae.data.streaming import NpzStreamWriter
 from seqvae.errors import CheckpointError, DataError
+from seqvae.io import save_npz_atomic, write_bytes_atomic, write_json_atomic
 from seqvae.plots import plot_sequence_strip, save_figure
 
 SPLITS = ("train", "val", "test")

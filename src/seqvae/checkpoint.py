@@ -18,9 +18,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from seqvae.config import ConfigError, RunConfig, from_dict, to_dict
-from seqvae.data.arrays import Normalizer
+from seqvae.data.prepare import Normalizer
 from seqvae.errors import CheckpointError, DataError
 from seqvae.io import write_bytes_atomic, write_json_atomic
+from seqvae.legacy_presets import expand_legacy_run
 from seqvae.models.base import VAE, build_model
 
 FORMAT = "seqvae-model"
@@ -180,7 +181,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedMode
     raw_run = _run_sections(config)
     if raw_run is not None:
         try:
-            run = from_dict(RunConfig, raw_run)
+            run = from_dict(RunConfig, expand_legacy_run(raw_run))  # an older run may name its model preset
         except ConfigError as exc:
             raise CheckpointError(f"{root / CONFIG}: run config is invalid ({exc})") from exc
     normalizer = None

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seqvae._lightning_logs import hide_lightning_chatter  # imports neither torch nor Lightning
+# imports neither torch nor Lightning
+from seqvae._lightning_logs import hide_lightning_chatter
 from seqvae.config import shipped_configs
 from seqvae.errors import ConfigError, SeqVAEError
 
@@ -135,7 +136,8 @@ def train(
             # the config is checked before torch and Lightning are imported: a typo answers in well under a second
             cfg = load_run_config(config, extra, preset=preset)
             if cfg.model.get("kind") != "auto":  # "auto" is resolved from the data inside fit
-                from seqvae.models import parse_model_config  # the model section: its classes need torch, not Lightning
+                # the model section: its classes need torch, not Lightning
+                from seqvae.models import parse_model_config
 
                 parse_model_config(cfg.model)
             from seqvae.training import fit

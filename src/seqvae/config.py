@@ -7,6 +7,7 @@ naming the dotted key, so a typo in a config never silently falls back to a defa
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 import re
 import types
@@ -18,6 +19,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 import yaml
 
 from seqvae.errors import ConfigError
+from seqvae.registry import plugin_modules
 
 T = TypeVar("T")
 
@@ -394,9 +396,34 @@ class RunConfig:
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
+def config_directories() -> list[Path]:
+    """Where shipped configs are: the core's generic ones, then each plugin package's directory and its
+    sub-packages' (a domain ships ``NAME.yaml`` next to its modules). Found without importing the plugins."""
+    dirs = [CONFIG_DIR]
+    for module in plugin_modules():
+        try:
+            spec = importlib.util.find_spec(module)
+        except ImportError:
+            continue
+        if spec is None:
+            continue
+        roots = [Path(p) for p in (spec.submodule_search_locations or [])] or ([Path(spec.origin).parent] if spec.origin else [])
+        for root in roots:
+            dirs += [root, *sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))]
+    return dirs
+
+
+def _shipped() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in config_directories():
+        for path in sorted(directory.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
 def shipped_configs() -> list[str]:
-    """Names of the configs that ship with seqvae (usable as ``--config NAME``)."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    """Names of the configs that ship with seqvae and its domains (usable as ``--config NAME``)."""
+    return sorted(_shipped())
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:
@@ -404,8 +431,8 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    shipped = CONFIG_DIR / f"{name_or_path}.yaml"
-    if shipped.is_file():
+    shipped = _shipped().get(str(name_or_path))
+    if shipped is not None:
         return shipped
     known = ", ".join(shipped_configs()) or "none"
     raise ConfigError(f"config {name_or_path!s} is neither a file nor a shipped config (shipped: {known})")
@@ -443,14 +470,51 @@ def load_run_config(
     base: dict[str, Any] | None = None,
     preset: str | None = None,
 ) -> RunConfig:
-    """Load a run config from YAML (a path or a shipped name) or ``base``, apply preset and overrides, validate."""
+    """Load a run config from YAML (a path or a shipped name) or ``base``, apply preset and overrides, validate.
+
+    The result holds values only (a preset is the config's ``presets:`` overlay, merged here), so the
+    ``run_config.json`` written from it rebuilds the run whatever later happens to the file."""
     if path is not None:
         resolved = resolve_config_path(path)
         raw = select_preset(load_yaml(resolved), preset, str(resolved))
     else:
         raw = select_preset(dict(base or {}), preset)
+    written = raw.get("model")
     raw = apply_overrides(raw, overrides)
     cfg = from_dict(RunConfig, raw)
-    if "kind" not in cfg.model and "preset" not in cfg.model:
-        raise ConfigError("model.kind (or model.preset) is required (e.g. model.kind=mlp)")
-    return cfg
+    refuse_model_preset(cfg.model)
+    if "kind" not in cfg.model:
+        raise ConfigError("model.kind is required (e.g. model.kind=mlp)")
+    return _model_for_new_kind(cfg, written, overrides)
+
+
+def refuse_model_preset(model: dict[str, Any]) -> None:
+    """Refuse a ``model.preset`` name: models are written out in full (runs that recorded one are read by
+    :mod:`seqvae.legacy_presets`)."""
+    if "preset" not in model:
+        return
+    from seqvae.legacy_presets import SHIPPED_AS
+
+    name = model["preset"]
+    where = SHIPPED_AS.get(str(name), "strokes --preset paper")
+    raise ConfigError(
+        f"model.preset ({name!r}) was removed: a config writes its model out in full. The shipped configs do; "
+        f"start from one (e.g. `seqvae train --config {where}`, the file {resolve_config_path(where.split()[0])})"
+    )
+
+
+def _model_for_new_kind(cfg: RunConfig, written: Any, overrides: list[str] | tuple[str, ...]) -> RunConfig:
+    """A ``--set model.kind=...`` that replaces the written model keeps the settings the new kind has: the
+    written keys it lacks (those of the model it replaces) are dropped; keys the overrides set stay (a typo
+    among them is still refused)."""
+    if not isinstance(written, dict) or written.get("kind") in (None, cfg.model.get("kind")):
+        return cfg
+    from seqvae.models import MODEL_REGISTRY  # only here: the model classes need torch
+
+    kind = cfg.model["kind"]
+    if kind not in MODEL_REGISTRY:  # "auto", or a name parse_model_config refuses
+        return cfg
+    valid = {f.name for f in dataclasses.fields(MODEL_REGISTRY[kind].config_class)}
+    given = {path[1] for path, _ in map(parse_override, overrides) if len(path) > 1 and path[0] == "model"}
+    model = {k: v for k, v in cfg.model.items() if k in valid or k in given or k not in written}
+    return dataclasses.replace(cfg, model=model)

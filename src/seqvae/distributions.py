@@ -8,6 +8,7 @@ value per example (or per time step): the event dimension is always the last (fe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,7 @@ from torch.distributions import (
 )
 
 from seqvae.errors import ConfigError
+from seqvae.registry import Registry
 
 
 def masked_sum(values: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -327,15 +329,17 @@ def build_likelihood(cfg: LikelihoodConfig, features: int) -> LikelihoodHead:
         inner = LikelihoodConfig(kind=cfg.kind, std=cfg.std, std_mode=cfg.std_mode, min_std=cfg.min_std, init_std=cfg.init_std)
         continuous = features - len(cfg.bernoulli_features)
         return MixedHead(features, list(cfg.bernoulli_features), build_likelihood(inner, max(continuous, 1)))
-    if cfg.kind == "gaussian":
-        return GaussianFixedStd(features, cfg.std)
-    if cfg.kind == "gaussian-learned":
-        return GaussianLearnedStd(features, cfg.std_mode, cfg.min_std, cfg.init_std)
-    if cfg.kind == "bernoulli":
-        return BernoulliHead(features)
-    if cfg.kind == "categorical":
-        return CategoricalHead(features)
-    raise ConfigError(f"unknown likelihood kind {cfg.kind!r}")  # pragma: no cover - Literal guards it
+    return LIKELIHOODS[cfg.kind](cfg, features)
+
+
+# likelihood.kind -> head builder (cfg, features) -> LikelihoodHead
+LIKELIHOODS: Registry[Callable[[LikelihoodConfig, int], LikelihoodHead]] = Registry("likelihood.kind")
+LIKELIHOODS.register("gaussian", lambda cfg, features: GaussianFixedStd(features, cfg.std))
+LIKELIHOODS.register(
+    "gaussian-learned", lambda cfg, features: GaussianLearnedStd(features, cfg.std_mode, cfg.min_std, cfg.init_std)
+)
+LIKELIHOODS.register("bernoulli", lambda cfg, features: BernoulliHead(features))
+LIKELIHOODS.register("categorical", lambda cfg, features: CategoricalHead(features))
 
 
 

@@ -17,7 +17,7 @@ import datetime as _dt
 import html
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,13 @@ import torch
 from seqvae import __version__, plots
 from seqvae.analysis.latent import is_binary, latent_means
 from seqvae.checkpoint import LoadedModel, load_run
-from seqvae.data.arrays import ArrayDataset, DataBundle, write_bytes_atomic
+from seqvae.data.arrays import ArrayDataset, DataBundle
 from seqvae.data.sequences import SequenceDataset
 from seqvae.data.sources import load_data
 from seqvae.distributions import gaussian_kl_per_dim
 from seqvae.errors import CheckpointError, SeqVAEError
+from seqvae.io import write_bytes_atomic
+from seqvae.registry import Registry
 from seqvae.training import ACTIVE_UNIT_THRESHOLD
 
 REPORT_NAME = "report.html"
@@ -41,10 +43,7 @@ EXAMPLES = 6  # reconstructions and samples shown
 INTERPOLATION_STEPS = 7
 MAX_SCATTERS = 12  # labels drawn in the latent section
 MAX_POINTS = 2000  # latent means drawn per scatter
-COURT_KINDS = ("basketball", "sportvu")
-CHAIN_KINDS = ("polymer",)  # flattened 2-D bead chains, drawn as molecules
-CHAINS_SHOWN = 6
-STROKE_KINDS = ("handwritten-digits", "de-jong")
+CHAINS_SHOWN = 6  # examples per row of a vector view's grid
 SECTIONS = (  # id, heading; every report has these, in this order (a section says why when it is empty)
     ("overview", "Overview"),
     ("metrics", "Metrics"),
@@ -146,14 +145,58 @@ def run_metrics(run_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- data views
 
 
+@dataclass(frozen=True)
+class ReportView:
+    """How the report draws the data of some ``data.kind``s (registered by their domain in :data:`VIEWS`).
+
+    A sequence view (``vectors=False``) draws data-unit sequences with
+    ``draw(ctx, sequences, title, refs, titles, colours) -> Figure`` (``refs``: originals under
+    reconstructions; ``colours``: one per sequence along an interpolation, from ``ramp(alpha)`` when the
+    view has one). A vector view (``vectors=True``) turns model-unit rows into drawable items with
+    ``items(ctx, values)`` and lays rows of them out with ``grid(rows, row_titles, titles, title)``.
+    ``features``: the feature count it needs (``-2``: any even count). ``label_units``: units of labels
+    in the latent scatters; ``style``: how a reconstruction figure shows originals against the model.
+    """
+
+    name: str
+    kinds: tuple[str, ...]
+    features: int
+    vectors: bool = False
+    draw: Callable[..., Any] | None = None
+    ramp: Callable[[float], Any] | None = None
+    items: Callable[[Any, np.ndarray], list[Any]] | None = None
+    grid: Callable[..., Any] | None = None
+    label_units: Mapping[str, str] = field(default_factory=dict)
+    style: str = "solid: original, dashed: reconstruction"
+
+    def fits(self, features: int) -> bool:
+        return features % 2 == 0 if self.features == -2 else features == self.features
+
+
+VIEWS: Registry[ReportView] = Registry("report view")
+
+
+def register_view(view: ReportView) -> ReportView:
+    """Register a domain's :class:`ReportView` (under its name)."""
+    return VIEWS.register(view.name, view)
+
+
 @dataclass
 class _Context:
     loaded: LoadedModel
     bundle: DataBundle
     split: SequenceDataset | ArrayDataset
     split_name: str
-    view: str  # "court", "strokes", "paths" (2-D), "paths3d", "series" (1 feature), "chains", "vectors" or "video"
+    view: str  # a registered view's name, or "paths" (2-D), "paths3d", "series" (1 feature), "vectors" or "video"
     seed: int
+
+    @property
+    def domain(self) -> ReportView | None:
+        return VIEWS.get(self.view)
+
+    @property
+    def run(self) -> Any:
+        return self.loaded.run
 
     @property
     def model(self) -> Any:
@@ -167,29 +210,22 @@ class _Context:
 def _view(loaded: LoadedModel, bundle: DataBundle) -> str:
     if loaded.model.video_input:
         return "video"
-    if not loaded.model.sequence_input:
-        if loaded.run is not None and loaded.run.data.kind in CHAIN_KINDS and bundle.features % 2 == 0:
-            return "chains"
+    sequences = bool(loaded.model.sequence_input)
+    if loaded.run is not None:
+        for name, view in VIEWS.items():
+            if loaded.run.data.kind in view.kinds and view.vectors != sequences and view.fits(bundle.features):
+                return name
+    if not sequences:
         return "vectors"
-    if loaded.run is not None and loaded.run.data.kind in COURT_KINDS and bundle.features == 3:
-        return "court"
-    if loaded.run is not None and loaded.run.data.kind in STROKE_KINDS and bundle.features == 3:
-        return "strokes"
     return {1: "series", 3: "paths3d"}.get(bundle.features, "paths")
 
 
 def _sequence_figure(ctx: _Context, sequences: list[np.ndarray], title: str, refs: list[np.ndarray] | None = None,
                      titles: Sequence[str] | None = None, colours: Sequence[Any] | None = None) -> Any:
-    if ctx.view == "court":
-        return plots.plot_court_trajectories(refs if refs is not None else sequences,
-                                             sequences if refs is not None else None, title, colours)
+    if ctx.domain is not None and ctx.domain.draw is not None:
+        return ctx.domain.draw(ctx, sequences, title, refs, titles, colours)
     if ctx.view == "paths3d":
         return plots.plot_trajectories_3d(sequences, refs, title)
-    if ctx.view == "strokes":
-        digits = [_digit(ctx, s) for s in sequences]
-        if refs is not None:
-            return plots.plot_stroke_grid([[_digit(ctx, r) for r in refs], digits], ["original", "model"], titles, title)
-        return plots.plot_stroke_grid([digits[i : i + 8] for i in range(0, len(digits), 8)], None, titles, title)
     reference = dict(enumerate(refs)) if refs is not None else None
     return plots.plot_sequence_strip(sequences, titles, reference, title, feature_names=ctx.bundle.feature_names)
 
@@ -201,10 +237,11 @@ def _reconstructions(ctx: _Context, section: _Section) -> None:
         _video_figure(ctx, section, "reconstructions")
         return
     what = f"{ctx.split_name} examples"
-    if ctx.view == "chains":
+    if ctx.domain is not None and ctx.domain.vectors:
+        view = ctx.domain
         batch = split.__getitems__(list(range(min(CHAINS_SHOWN, len(split)))))
-        rows = [_chains(ctx, batch.values.cpu().numpy()), _chains(ctx, model.reconstruct(batch).cpu().numpy())]
-        fig = plots.plot_chain_grid(rows, ["data", "reconstruction"], title=f"Reconstructions of {what}")
+        rows = [view.items(ctx, batch.values.cpu().numpy()), view.items(ctx, model.reconstruct(batch).cpu().numpy())]
+        fig = view.grid(rows, ["data", "reconstruction"], title=f"Reconstructions of {what}")
         section.figure(fig, f"{what.capitalize()} (top) and their decoded posterior means (bottom).", "reconstructions")
         return
     if ctx.view == "vectors":
@@ -225,24 +262,10 @@ def _reconstructions(ctx: _Context, section: _Section) -> None:
     recs = [recon[i, : lengths[i]] for i in range(len(idx))]
     origs = [original[i, : lengths[i]] for i in range(len(idx))]
     fig = _sequence_figure(ctx, recs, f"Reconstructions of {what}", refs=origs, titles=[f"#{i}" for i in idx])
-    style = {"paths": "grey: original, red: reconstruction", "series": "grey: original, red: reconstruction",
-             "strokes": "top row: originals, bottom row: reconstructions"}.get(ctx.view, "solid: original, dashed: reconstruction")
+    style = {"paths": "grey: original, red: reconstruction", "series": "grey: original, red: reconstruction"}.get(
+        ctx.view, ctx.domain.style if ctx.domain is not None else ReportView.style)
     section.figure(fig, f"{what.capitalize()}: originals and the decoded posterior means, in data units ({style}).",
                    "reconstructions")
-
-
-def _digit(ctx: _Context, seq: np.ndarray) -> np.ndarray:
-    """A model or data sequence of a stroke run as an absolute-form digit with a binary pen state."""
-    from seqvae.data.strokes import drawable_digit
-
-    relative = ctx.loaded.run is not None and bool(ctx.loaded.run.data.sequence.to_relative)
-    return drawable_digit(seq, relative)
-
-
-def _chains(ctx: _Context, values: np.ndarray) -> list[np.ndarray]:
-    """Flattened model-unit configurations as ``(n_beads, 2)`` chains in data units."""
-    flat = ctx.to_data(values.astype(np.float64))
-    return list(flat.reshape(len(flat), -1, 2))
 
 
 def _one_hot(x: np.ndarray) -> bool:
@@ -290,12 +313,13 @@ def _samples(ctx: _Context, section: _Section) -> None:
     if ctx.view == "video":
         _video_figure(ctx, section, "samples")
         return
-    if ctx.view == "chains":
+    if ctx.domain is not None and ctx.domain.vectors:
+        view = ctx.domain
         z = torch.randn((2 * CHAINS_SHOWN, model.latent_dim), generator=gen)
-        chains = _chains(ctx, _decoded(ctx, z).cpu().numpy())
-        data = _chains(ctx, ctx.bundle.train.__getitems__(list(range(min(CHAINS_SHOWN, len(ctx.bundle.train))))).values.numpy())
-        fig = plots.plot_chain_grid([data, chains[:CHAINS_SHOWN], chains[CHAINS_SHOWN:]], ["training data", "model", "model"],
-                                    title="Samples from the prior (decoder means)")
+        drawn = view.items(ctx, _decoded(ctx, z).cpu().numpy())
+        data = view.items(ctx, ctx.bundle.train.__getitems__(list(range(min(CHAINS_SHOWN, len(ctx.bundle.train))))).values.numpy())
+        fig = view.grid([data, drawn[:CHAINS_SHOWN], drawn[CHAINS_SHOWN:]], ["training data", "model", "model"],
+                        title="Samples from the prior (decoder means)")
         section.figure(fig, f"Decoder means of {2 * CHAINS_SHOWN} draws z ~ N(0, I) below training configurations.", "samples")
         return
     if ctx.view == "vectors":
@@ -336,10 +360,10 @@ def _interpolation(ctx: _Context, section: _Section) -> None:
     alphas = torch.linspace(0, 1, INTERPOLATION_STEPS, dtype=q.dtype)
     z = (1 - alphas)[:, None] * q[0] + alphas[:, None] * q[1]
     caption = f"Decoded along z(α) = (1 − α) μ(a) + α μ(b) between {ctx.split_name} examples #{a} and #{b}."
-    if ctx.view == "chains":
-        chains = _chains(ctx, _decoded(ctx, z, [a] * len(z)).cpu().numpy())
+    if ctx.domain is not None and ctx.domain.vectors:
+        drawn = ctx.domain.items(ctx, _decoded(ctx, z, [a] * len(z)).cpu().numpy())
         titles = [[f"α = {float(al):.2f}" for al in alphas]]
-        fig = plots.plot_chain_grid([chains], ["decoded"], titles, f"Latent interpolation: #{a} → #{b}")
+        fig = ctx.domain.grid([drawn], ["decoded"], titles, f"Latent interpolation: #{a} → #{b}")
         section.figure(fig, caption, "interpolation")
         return
     if ctx.view == "vectors":
@@ -352,12 +376,12 @@ def _interpolation(ctx: _Context, section: _Section) -> None:
     values = ctx.to_data(values.cpu().numpy())
     seqs = [values[i] for i in range(len(values))]
     titles = [f"α = {float(al):.2f}" for al in alphas]
-    if ctx.view == "court":
-        colours = [plots.grid_colours(float(al), 0.0) for al in alphas]
-        fig = plots.plot_court_trajectories(seqs, None, f"Latent interpolation: #{a} → #{b} (blue → red)", colours)
+    if ctx.domain is not None and ctx.domain.ramp is not None:
+        colours = [ctx.domain.ramp(float(al)) for al in alphas]
+        fig = _sequence_figure(ctx, seqs, f"Latent interpolation: #{a} → #{b} (blue → red)", colours=colours)
     elif ctx.view == "paths3d":
         fig = plots.plot_trajectories_3d(seqs, None, f"Latent interpolation: #{a} → #{b}")
-    elif ctx.view == "strokes":
+    elif ctx.domain is not None:
         fig = _sequence_figure(ctx, seqs, f"Latent interpolation: #{a} → #{b}", titles=titles)
     else:
         fig = plots.plot_sequence_strip(seqs, titles, None, f"Latent interpolation: #{a} → #{b}",
@@ -399,10 +423,8 @@ def _latent(ctx: _Context, section: _Section, means: np.ndarray) -> None:
 
 
 def _label_unit(ctx: _Context, name: str) -> str | None:
-    if ctx.view == "court":
-        from seqvae.data.basketball import LABEL_UNITS
-
-        return LABEL_UNITS.get(name)
+    if ctx.domain is not None and ctx.domain.label_units:
+        return ctx.domain.label_units.get(name)
     return "steps" if name == "length" and isinstance(ctx.split, SequenceDataset) else None
 
 

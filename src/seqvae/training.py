@@ -36,8 +36,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning_utilities.core.apply_func import apply_to_collection
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
-from seqvae.analysis.usage import latent_usage
 from seqvae._lightning_logs import quiet_lightning
+from seqvae.analysis.usage import latent_usage
 from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
 from seqvae.data.arrays import DataBundle, make_loader
@@ -47,6 +47,7 @@ from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead
 from seqvae.errors import CheckpointError, ConfigError, DataError, SeqVAEError
 from seqvae.io import write_bytes_atomic, write_json_atomic
+from seqvae.legacy_presets import expand_legacy_run
 from seqvae.models.base import MODEL_REGISTRY, VAE, build_model, parse_model_config
 from seqvae.objectives import Objective
 
@@ -411,7 +412,15 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
 
     With ``deferred`` on, a saved state is copied (to the CPU) and kept in memory until :meth:`flush`, which
     :class:`_Checkpoints` calls at most every ``train.checkpoint_every_seconds``, at the end and on an
-    interrupt. One state saved under two names (best and last of one epoch) is written once and linked.
+    interrupt.
+
+    One state saved under two names is written once: on an epoch with a new best, ``last.ckpt`` is the
+    state just saved as ``best.ckpt`` (same epoch and step), so it becomes a hard link to it (made at a
+    temporary name and renamed into place: atomic; linked at :meth:`flush` when deferred) instead of a
+    second full save. Checkpoints are replaced by rename, never rewritten in place, so the link keeps its
+    content when ``best.ckpt`` is replaced later. (Lightning's ``save_last="link"`` links to the newest
+    *best* even on epochs without one, which would make a resume go back in time.)
+
     Lightning calls ``save_checkpoint`` in the first process only, so only that one holds states.
     """
 
@@ -419,8 +428,18 @@ class _AtomicCheckpointIO(TorchCheckpointIO):
         super().__init__()
         self.deferred = False
         self._pending: dict[str, dict[str, Any]] = {}  # path -> state, oldest first
+        self._just_saved: tuple[str, Any, Any] | None = None  # path, epoch and step of the latest save
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        previous, self._just_saved = self._just_saved, (str(path), checkpoint.get("epoch"), checkpoint.get("global_step"))
+        same_state = (
+            previous is not None
+            and previous[1:] == self._just_saved[1:]
+            and Path(path).name == LAST_CHECKPOINT
+            and Path(previous[0]).resolve() != Path(path).resolve()
+        )
+        if same_state and self.alias(previous[0], str(path)):
+            return
         if not self.deferred:
             self._write(checkpoint, path)
             return
@@ -481,19 +500,16 @@ def _relocated(state: dict[str, Any], old: str, new: str) -> dict[str, Any]:
 class _Checkpoints(ModelCheckpoint):
     """Best and last checkpoints: a state after every epoch, written to disk at most every
     ``every_seconds`` (0: every epoch), at the end of training and on an interrupt or error (kept in memory
-    in between by :class:`_AtomicCheckpointIO`), so a SIGKILL loses at most ``every_seconds`` of training.
-
-    On an epoch with a new best, ``last.ckpt`` is the same state, so it becomes a hard link to
-    ``best.ckpt`` (made at a temporary name and renamed into place: atomic) instead of a second full
-    save. Checkpoints are replaced by rename, never rewritten in place, so the link keeps its content when
-    ``best.ckpt`` is replaced later. (Lightning's ``save_last="link"`` links to the newest *best* even on
-    epochs without one, which would make a resume go back in time.)
+    in between by :class:`_AtomicCheckpointIO`, which also writes the best and last of one epoch once), so a
+    SIGKILL loses at most ``every_seconds`` of training.
 
     The stored paths are remapped on resume when the run directory was copied or moved (Lightning would
     otherwise reset the best-so-far, and a worse model would be exported).
-    """
 
-    _last_written_step = -1
+    Only public hooks are overridden. ``last.ckpt`` after every epoch calls ModelCheckpoint's private
+    ``_save_last_checkpoint`` and the checks it makes before saving (pinned in pyproject.toml and by
+    tests/test_lightning_contract.py): Lightning 2.6 saves it only on epochs with a new best.
+    """
 
     def __init__(self, *args: Any, every_seconds: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -525,13 +541,10 @@ class _Checkpoints(ModelCheckpoint):
             state_dict = _relocated(state_dict, old, self.dirpath)
         super().load_state_dict(state_dict)
 
-    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
-        super()._save_last_checkpoint(trainer, monitor_candidates)
-        self._last_written_step = trainer.global_step
-
     def _ensure_last(self, trainer: L.Trainer) -> None:
-        # Lightning 2.6 writes last.ckpt only on epochs that saved a new best; a resume must lose no epoch
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer) and self._last_written_step != trainer.global_step:
+        # Lightning 2.6 writes last.ckpt only on epochs that saved a new best; a resume must lose no epoch.
+        # Nothing saved at this step yet (else the check skips): last.ckpt neither
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -556,22 +569,6 @@ class _Checkpoints(ModelCheckpoint):
         # other processes may not be here)
         super().on_exception(trainer, pl_module, exception)
         self._flush(trainer, only_if_due=False)
-
-    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
-        just_saved = self._last_checkpoint_saved
-        same_state = (
-            bool(just_saved)
-            and self._last_global_step_saved == trainer.global_step
-            and Path(filepath).stem == self.CHECKPOINT_NAME_LAST
-            and Path(just_saved).resolve() != Path(filepath).resolve()
-        )
-        checkpoint_io = self._io(trainer)
-        if not same_state or checkpoint_io is None:
-            super()._save_checkpoint(trainer, filepath)
-            return
-        linked = checkpoint_io.alias(just_saved, filepath) if trainer.is_global_zero else True
-        if not trainer.strategy.broadcast(linked):
-            super()._save_checkpoint(trainer, filepath)
 
 
 class LatentDiagnostics(Callback):
@@ -886,7 +883,10 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not readable JSON ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of config sections")
-    return raw
+    try:
+        return expand_legacy_run(raw)  # a run written before models were written out in full names its preset
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
 
 
 def _clear_previous_run(out: Path) -> None:

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import track
 
 from seqvae.config import EvalConfig
-from seqvae.data.arrays import ArrayDataset, Normalizer
+from seqvae.data.arrays import ArrayDataset
+from seqvae.data.prepare import Normalizer
 from seqvae.data.sequences import SequenceDataset
 from seqvae.models.base import VAE
 from seqvae.objectives import elbo_terms, importance_log_likelihood, iwae_bound

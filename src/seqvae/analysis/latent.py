@@ -20,7 +20,8 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from seqvae.data.arrays import ArrayDataset, Normalizer
+from seqvae.data.arrays import ArrayDataset
+from seqvae.data.prepare import Normalizer
 from seqvae.data.sequences import SequenceBatch, SequenceDataset, resample_linear
 from seqvae.models.base import VAE
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from seqvae.data.batch import Batch
+from seqvae.data.batch import Batch, identity_collate
+from seqvae.data.prepare import Normalizer, split_indices
 from seqvae.errors import DataError
-from seqvae.io import save_npz_atomic, write_bytes_atomic, write_json_atomic  # noqa: F401  (re-exported: they lived here)
 
 
 def check_finite(values: np.ndarray, source: str) -> None:
@@ -58,11 +58,6 @@ class ArrayDataset(Dataset):
         return Batch(values=self.values, condition=self.condition, labels=dict(self.labels))
 
 
-def identity_collate(batch: Batch) -> Batch:
-    """Datasets here build whole batches in ``__getitems__``: nothing is left to collate."""
-    return batch
-
-
 class EpochShuffleSampler(Sampler[int]):
     """A random permutation per epoch that depends only on ``(seed, epoch)``.
 
@@ -100,85 +95,7 @@ def make_loader(
     )
 
 
-# --------------------------------------------------------------------------- normalisation
-
-
-@dataclass
-class Normalizer:
-    """Per-feature standardisation (x - mean) / std, fitted on the training split only."""
-
-    mean: np.ndarray
-    std: np.ndarray
-
-    @classmethod
-    def fit(
-        cls, values: np.ndarray, mask: np.ndarray | None = None, min_std: float = 1e-8, unscaled: Sequence[int] = ()
-    ) -> Normalizer:
-        """Mean and std per feature of ``values`` (real steps only with ``mask``); the features in
-        ``unscaled`` keep mean 0 and std 1, i.e. pass through unchanged (e.g. binary flags)."""
-        flat = values.reshape(-1, values.shape[-1])
-        if mask is not None:
-            flat = flat[mask.reshape(-1).astype(bool)]
-        if len(flat) == 0:
-            raise DataError("cannot fit a normaliser on an empty training split")
-        mean = flat.mean(0).astype(np.float64)
-        std = np.maximum(flat.std(0), min_std).astype(np.float64)
-        bad = [i for i in unscaled if not 0 <= i < len(mean)]
-        if bad:
-            raise DataError(f"feature {bad[0]} to leave unscaled does not exist ({len(mean)} features)")
-        mean[list(unscaled)] = 0.0
-        std[list(unscaled)] = 1.0
-        return cls(mean, std)
-
-    @classmethod
-    def identity(cls, features: int) -> Normalizer:
-        return cls(np.zeros(features), np.ones(features))
-
-    def transform(self, values: Any) -> Any:
-        """Standardise numpy arrays or tensors whose last axis is the feature axis."""
-        mean, std = self._params_like(values)
-        return (values - mean) / std
-
-    def inverse(self, values: Any) -> Any:
-        """Map standardised values back to data units."""
-        mean, std = self._params_like(values)
-        return values * std + mean
-
-    def _params_like(self, values: Any) -> tuple[Any, Any]:
-        if isinstance(values, Tensor):
-            return (
-                torch.as_tensor(self.mean, dtype=values.dtype, device=values.device),
-                torch.as_tensor(self.std, dtype=values.dtype, device=values.device),
-            )
-        return self.mean.astype(values.dtype), self.std.astype(values.dtype)
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"kind": "standard", "mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "normalizer") -> Normalizer:
-        try:
-            mean = np.asarray(data["mean"], dtype=np.float64)
-            std = np.asarray(data["std"], dtype=np.float64)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{source}: expected 'mean' and 'std' lists ({exc})") from exc
-        if mean.shape != std.shape or mean.ndim != 1 or not (std > 0).all():
-            raise DataError(f"{source}: 'mean' and 'std' must be equal-length lists with std > 0")
-        return cls(mean, std)
-
-
-# --------------------------------------------------------------------------- splits and files
-
-
-def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Random train/val/test split of ``n`` examples, reproducible from ``seed``: the split of
-    :func:`~seqvae.data.sequences.split_by_id` with each row's index as its id, so a file read as vectors
-    splits as the same file read as sequences (whose ids are also their positions unless the file names them)."""
-    if n < 3 and (val_fraction > 0 or test_fraction > 0):
-        raise DataError(f"need at least 3 examples to split into train/val/test, got {n}")
-    from seqvae.data.sequences import split_by_id  # sequences.py imports this module
-
-    return split_by_id([str(i) for i in range(n)], val_fraction, test_fraction, seed)
+# --------------------------------------------------------------------------- files
 
 
 def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:

@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from seqvae.data.arrays import save_npz_atomic, write_bytes_atomic
 from seqvae.errors import DataError
+from seqvae.io import save_npz_atomic, write_bytes_atomic
+from seqvae.registry import Registry
 
 __all__ = ["SequenceTable", "iter_parquet_sequences", "read_sequences", "write_sequences_csv", "write_sequences_npz"]
 
 SUPPORTED = ".npz, .npy, .csv, .parquet, or a directory of per-sequence .csv/.npy files"
+# file suffix -> reader(path, options) -> parsed sequences; a plugin may register more suffixes
+SEQUENCE_READERS: Registry[Callable[..., Any]] = Registry("sequence file type")
 _NUMERIC_KINDS = "fiub"
 _F32_MAX = float(np.finfo(np.float32).max)
 # arrays of a values+lengths .npz that are not labels
@@ -107,8 +110,7 @@ def read_sequences(
     if path.is_dir():
         parsed = _read_directory(path, opts)
     else:
-        readers = {".npz": _read_npz, ".npy": _read_npy, ".csv": _read_csv, ".parquet": _read_parquet}
-        reader = readers.get(path.suffix.lower())
+        reader = SEQUENCE_READERS.get(path.suffix.lower())
         if reader is None:
             raise DataError(f"{source}: unsupported file type {path.suffix!r}; use {SUPPORTED}")
         parsed = reader(path, opts)
@@ -221,6 +223,7 @@ def read_csv_columns(path: Path, what: str = "") -> tuple[list[str], dict[str, l
     return names, columns, [line for line, _ in rows]
 
 
+@SEQUENCE_READERS.register(".csv")
 def _read_csv(path: Path, opts: _Options) -> _Parsed:
     names, columns, lines = read_csv_columns(path)
     return _columns_to_sequences(str(path), names, columns, lambda i: f"line {lines[i]}", opts, text=True)
@@ -272,6 +275,7 @@ def open_parquet(path: Path) -> tuple[Any, Any, list[str]]:
     return pa, table, names
 
 
+@SEQUENCE_READERS.register(".parquet")
 def _read_parquet(path: Path, opts: _Options) -> _Parsed:
     source = str(path)
     pa, table, names = open_parquet(path)
@@ -691,6 +695,7 @@ def _is_number(cell: str) -> bool:
 # --------------------------------------------------------------------------- .npy and .npz
 
 
+@SEQUENCE_READERS.register(".npy")
 def _read_npy(path: Path, opts: _Options) -> _Parsed:
     source = str(path)
     arr = _load_npy(path)
@@ -757,6 +762,7 @@ def _check_header(source: str, key: str, header: tuple[tuple[int, ...], bool, np
         )
 
 
+@SEQUENCE_READERS.register(".npz")
 def _read_npz(path: Path, opts: _Options) -> _Parsed:
     source = str(path)
     arrays = _load_npz(path)

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from seqvae.data.arrays import Normalizer, identity_collate
-from seqvae.data.batch import Batch
+from seqvae.data.batch import Batch, identity_collate
+from seqvae.data.prepare import Normalizer
 from seqvae.errors import DataError
 
 
@@ -259,30 +259,6 @@ def to_relative(sequence: np.ndarray, columns: Sequence[int] | None = None, orig
     absolute = seq[:, cols]
     seq[:, cols] = np.diff(absolute, axis=0, prepend=np.broadcast_to(start, (1, len(cols))))
     return seq
-
-
-# --------------------------------------------------------------------------- splits
-
-
-def split_by_id(ids: Sequence[str], val_fraction: float, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """Train/val/test positions of ``ids``, assigned by a seeded permutation of the sorted unique ids.
-
-    The split depends only on the set of ids and the seed, not on the order the file lists them.
-    Sequences sharing an id land in the same split.
-    """
-    ids = [str(i) for i in ids]
-    unique = sorted(set(ids))
-    n = len(unique)
-    if n < 3 and (val_fraction > 0 or test_fraction > 0):
-        raise DataError(f"need at least 3 sequence ids to split into train/val/test, got {n}")
-    order = np.random.default_rng(seed).permutation(n)
-    n_test = max(1, int(round(n * test_fraction))) if test_fraction > 0 else 0
-    n_val = max(1, int(round(n * val_fraction))) if val_fraction > 0 else 0
-    which = {}
-    for rank, u in enumerate(order):
-        which[unique[u]] = "test" if rank < n_test else ("val" if rank < n_test + n_val else "train")
-    pos = np.arange(len(ids))
-    return {name: pos[np.array([which[i] == name for i in ids], dtype=bool)] for name in ("train", "val", "test")}
 
 
 def make_bucketed_loader(dataset: SequenceDataset, batch_size: int, seed: int = 0, num_workers: int = 0) -> DataLoader:

@@ -1,17 +1,18 @@
 """Named end-to-end experiments (``seqvae experiment NAME``): data -> train -> analysis -> metrics + figures.
 
-Each experiment module registers itself with :func:`register_experiment`; an experiment composes
-library parts and holds no model or training code of its own.
+Each experiment lives in its domain package (``seqvae.domains.NAME.experiment``, or a plugin package) and
+registers itself with :func:`register_experiment`; an experiment composes library parts and holds no model
+or training code of its own. This module names no experiment: the registry finds them.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from seqvae.errors import ConfigError
+from seqvae.registry import Registry
 
 ExperimentFn = Callable[..., dict[str, Any]]
 
@@ -31,31 +32,20 @@ class Experiment:
     reads_data: bool = False
 
 
-EXPERIMENTS: dict[str, Experiment] = {}
-_MODULES = (
-    "seqvae.experiments.arm7",
-    "seqvae.experiments.basketball",
-    "seqvae.experiments.dmol",
-    "seqvae.experiments.planning",
-    "seqvae.experiments.polymer",
-    "seqvae.experiments.sprites",
-    "seqvae.experiments.strokes",
-)
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 
 
 def register_experiment(name: str, help: str, reads_data: bool = False) -> Callable[[ExperimentFn], ExperimentFn]:
     def deco(fn: ExperimentFn) -> ExperimentFn:
-        EXPERIMENTS[name] = Experiment(name, help, fn, reads_data)
+        EXPERIMENTS.register(name, Experiment(name, help, fn, reads_data))
         return fn
 
     return deco
 
 
 def available() -> dict[str, Experiment]:
-    """All registered experiments (importing their modules on first use)."""
-    for mod in _MODULES:
-        importlib.import_module(mod)
-    return dict(sorted(EXPERIMENTS.items()))
+    """All registered experiments (the plugins are imported on first use), by name."""
+    return dict(EXPERIMENTS.items())
 
 
 def run_experiment(

@@ -12,8 +12,10 @@ import torch
 from seqvae import plots
 from seqvae.analysis.evaluation import evaluate_in_data_units
 from seqvae.config import RunConfig, load_run_config, to_dict
-from seqvae.data.arrays import ArrayDataset, Normalizer, write_json_atomic
+from seqvae.data.arrays import ArrayDataset
+from seqvae.data.prepare import Normalizer
 from seqvae.data.sequences import SequenceDataset
+from seqvae.io import write_json_atomic
 from seqvae.models.base import VAE
 
 FLOAT_DIGITS = 8  # significant digits kept in metrics.json

@@ -8,7 +8,6 @@ model.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -16,10 +15,11 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from seqvae.config import deep_merge, from_dict, to_dict
+from seqvae.config import from_dict, refuse_model_preset, to_dict
 from seqvae.data.batch import Batch
 from seqvae.distributions import gaussian_kl_per_dim, masked_log_prob, standard_normal
 from seqvae.errors import ConfigError
+from seqvae.registry import Registry
 
 
 @dataclass
@@ -158,50 +158,25 @@ class VAE(nn.Module):
         return to_dict(self.config)
 
 
-MODEL_REGISTRY: dict[str, type[VAE]] = {}
-# named model settings (e.g. a source paper's layer sizes): ``model: {preset: NAME, ...}`` starts
-# from the preset and applies the other keys on top
-MODEL_PRESETS: dict[str, dict[str, Any]] = {}
+MODEL_REGISTRY: Registry[type[VAE]] = Registry("model.kind")
 
 
 def register_model(cls: type[VAE]) -> type[VAE]:
     """Class decorator: make a model buildable by its ``kind`` name."""
     if not cls.kind:
         raise ValueError(f"{cls.__name__} needs a kind")
-    MODEL_REGISTRY[cls.kind] = cls
+    MODEL_REGISTRY.register(cls.kind, cls)
     return cls
 
 
 def parse_model_config(raw: dict[str, Any]) -> Any:
-    """Validate a raw ``model:`` mapping against the config class of its ``kind`` (after any ``preset``)."""
-    raw = expand_model_preset(raw)
+    """Validate a raw ``model:`` mapping against the config class of its ``kind``."""
+    refuse_model_preset(raw)
     kind = raw.get("kind")
     if kind not in MODEL_REGISTRY:
         known = ", ".join(sorted(MODEL_REGISTRY))
         raise ConfigError(f"model.kind {kind!r} is not a known model; choose one of: {known}")
     return from_dict(MODEL_REGISTRY[kind].config_class, raw, prefix="model")
-
-
-def expand_model_preset(raw: dict[str, Any]) -> dict[str, Any]:
-    """``raw`` with its ``preset`` (if any) filled in underneath the keys it sets itself."""
-    if "preset" not in raw:
-        return raw
-    name = raw["preset"]
-    if name not in MODEL_PRESETS:
-        known = ", ".join(sorted(MODEL_PRESETS))
-        raise ConfigError(f"model.preset {name!r} is not a known model preset; choose one of: {known}")
-    rest = {k: v for k, v in raw.items() if k != "preset"}
-    kind = rest.get("kind")
-    if kind is not None and kind != MODEL_PRESETS[name]["kind"]:
-        # model.kind overrides the preset's model (e.g. --set model.kind=vrae on a stacked-lstm preset): the
-        # settings of the preset and the config that the new kind has are kept, the others dropped
-        if kind not in MODEL_REGISTRY:
-            known = ", ".join(sorted(MODEL_REGISTRY))
-            raise ConfigError(f"model.kind {kind!r} is not a known model; choose one of: {known}")
-        valid = {f.name for f in dataclasses.fields(MODEL_REGISTRY[kind].config_class)}
-        merged = deep_merge(MODEL_PRESETS[name], rest)
-        return {k: v for k, v in merged.items() if k in valid}
-    return deep_merge(MODEL_PRESETS[name], rest)
 
 
 def build_model(raw: dict[str, Any], features: int) -> VAE:

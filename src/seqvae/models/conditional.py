@@ -33,14 +33,9 @@ from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
 from seqvae.data.batch import Batch
-from seqvae.distributions import (
-    LikelihoodConfig,
-    build_likelihood,
-    diagonal_gaussian,
-    std_from_raw,
-)
+from seqvae.distributions import LikelihoodConfig, build_likelihood, diagonal_gaussian, std_from_raw
 from seqvae.errors import ConfigError, DataError
-from seqvae.models.base import MODEL_PRESETS, VAE, ModelOutput, register_model
+from seqvae.models.base import VAE, ModelOutput, register_model
 from seqvae.models.mlp import ACTIVATIONS, mlp
 
 # -------------------------------------------------------------------------------------------- condition layout
@@ -342,16 +337,3 @@ class ConditionalVAE(VAE):
                 base = px.base_dist  # the heads allowed here are Independent(Normal)
                 out[s : s + per] = base.loc + base.scale * noise[s : s + per]
         return out[0] if single else out
-
-
-MODEL_PRESETS.update(
-    {
-        # Ichter et al.'s setting for the 2-D point robot: y = (start, goal, 32 x 32 occupancy grid), z ~ N(0, I)
-        # at planning time; sized to train in minutes on a CPU
-        "cvae-planning": {
-            "kind": "cvae", "state_dim": 2, "grid": 32, "grid_channels": [8, 16, 32], "condition_dim": 64,
-            "latent_dim": 3, "hidden": [128, 128], "prior": "standard",
-            "likelihood": {"kind": "gaussian", "std": 0.05},
-        },
-    }
-)

@@ -35,7 +35,7 @@ posterior means and stds, where the code puts a LeakyReLU on them). Weights keep
 initialisation (the reference: Kaiming normal, BatchNorm bias 1). Stds are ``softplus(.) + min_std``
 (the reference uses log-variances; the family is the same).
 
-Data range: videos are floats in [0, 1] (as :func:`seqvae.data.sprites.sprite_videos` and the
+Data range: videos are floats in [0, 1] (as :func:`seqvae.domains.sprites.data.sprite_videos` and the
 Sprites reader produce them), shaped ``(B, T, C, H, W)`` (``layout: channels-first``, the default)
 or ``(B, T, H, W, C)`` (``layout: channels-last``, the Sprites ``.npy`` layout). The encoder sees
 ``2x - 1`` in [-1, 1]; the decoder's tanh output ``a`` is mapped back to the frame mean
@@ -114,7 +114,7 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from seqvae.data.batch import Batch
 from seqvae.distributions import diagonal_gaussian, standard_normal, std_from_raw
 from seqvae.errors import ConfigError, DataError
-from seqvae.models.base import MODEL_PRESETS, VAE, ModelOutput, register_model
+from seqvae.models.base import VAE, ModelOutput, register_model
 
 # the reference implementations' summed squared error on [-1, 1] frames: variance 1/2 there,
 # std 1/sqrt(2) / 2 in [0, 1] units
@@ -676,27 +676,3 @@ class DSAE(VAE):
     def resample_content(self, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         """The batch's dynamics (posterior means) with new content f drawn from the prior."""
         return self.keep_and_resample(batch, "dynamics", 1, generator)[2]
-
-
-
-MODEL_PRESETS.update(
-    {
-        # the source's model: 64x64x3 frames, 8 frames, f 256, z 32, LSTMs 512, 4 convs of 256 channels
-        # (kernel 5, strides 1, 2, 2, 2 -> 256x8x8), fc 16384 -> 4096 -> 2048; full q(z | x, f)
-        "dsae-paper": {
-            "kind": "dsae", "frame_size": 64, "channels": 3, "frames": 8, "conv_channels": 256, "kernel": 5,
-            "strides": [1, 2, 2, 2], "fc_hidden": 4096, "frame_features": 2048, "f_dim": 256, "z_dim": 32,
-            "hidden": 512, "factorized_hidden": 512, "prior_hidden": 512, "posterior": "full",
-            "likelihood_std": REFERENCE_STD,
-        },
-        # the same layout at a size that trains on a CPU: 32x32 frames, 16 channels (strides 1, 2, 2, 2
-        # -> 16x4x4), fc 256 -> 512 -> 256, f 64, z 4, LSTMs 128; likelihood std 0.1 (the reference's 0.354
-        # lets the small parts, skin and hair, go); ~0.2 s per batch of 25 on a free CPU thread (factorized q)
-        "dsae-cpu": {
-            "kind": "dsae", "frame_size": 32, "channels": 3, "frames": 8, "conv_channels": 16, "kernel": 5,
-            "strides": [1, 2, 2, 2], "fc_hidden": 512, "frame_features": 256, "f_dim": 64, "z_dim": 4,
-            "hidden": 128, "factorized_hidden": 128, "prior_hidden": 128, "posterior": "full",
-            "likelihood_std": 0.1,
-        },
-    }
-)

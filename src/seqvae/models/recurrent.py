@@ -28,9 +28,16 @@ from torch.distributions import Distribution
 
 from seqvae.data.batch import Batch
 from seqvae.data.sequences import SequenceBatch, length_mask
-from seqvae.distributions import LikelihoodConfig, build_likelihood, diagonal_gaussian, masked_log_prob, masked_sum, std_from_raw
+from seqvae.distributions import (
+    LikelihoodConfig,
+    build_likelihood,
+    diagonal_gaussian,
+    masked_log_prob,
+    masked_sum,
+    std_from_raw,
+)
 from seqvae.errors import ConfigError, DataError
-from seqvae.models.base import MODEL_PRESETS, VAE, register_model, sample_sequences
+from seqvae.models.base import VAE, register_model, sample_sequences
 
 STOP_THRESHOLD = 0.5
 
@@ -474,26 +481,3 @@ class StackedLSTMVAE(RecurrentVAE):
         out = self.to_output(hidden)
         out = out[0] if isinstance(out, tuple) else out
         return out * self.out_scale + self.out_shift, hidden
-
-
-MODEL_PRESETS.update(
-    {
-        # source 001's exact sizes: 2 x LSTM-512 encoder, 64-d latent, LSTM-512 then LSTM-2 decoder;
-        # its loss |X - f(X)|^2 + KL is a Gaussian likelihood with variance 1/2
-        "strokes-paper": {
-            "kind": "stacked-lstm", "hidden": 512, "layers": 2, "latent_dim": 64,
-            "decoder_hidden": 512, "decoder_layers": 1, "end_of_sequence": False, "max_length": 60,
-            "likelihood": {"kind": "gaussian", "std": 0.7071067811865476},
-        },
-        # the same shape at a size that trains in minutes on a laptop CPU
-        "strokes-cpu": {
-            "kind": "stacked-lstm", "hidden": 128, "layers": 2, "latent_dim": 16,
-            "decoder_hidden": 128, "decoder_layers": 1, "end_of_sequence": False, "max_length": 60,
-        },
-        # source 000's basketball model: LSTM encoder and decoder, 2-D latent, free-running decoder
-        "vrae-basketball": {
-            "kind": "vrae", "hidden": 64, "layers": 1, "latent_dim": 2, "end_of_sequence": True,
-            "max_length": 120,
-        },
-    }
-)

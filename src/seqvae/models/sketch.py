@@ -42,7 +42,7 @@ from seqvae.data.batch import Batch
 from seqvae.data.sequences import SequenceBatch
 from seqvae.distributions import StrokeDistribution, StrokeMixtureHead, diagonal_gaussian, masked_log_prob, std_from_raw
 from seqvae.errors import ConfigError, DataError
-from seqvae.models.base import MODEL_PRESETS, VAE, register_model, sample_sequences
+from seqvae.models.base import VAE, register_model, sample_sequences
 from seqvae.models.recurrent import RecurrentEncoder, _lengths_and_mask
 
 STROKE_FEATURES = 3  # dx, dy, pen_up
@@ -217,19 +217,3 @@ class StrokeMDNVAE(VAE):
     ) -> SequenceBatch:
         """``n`` sequences generated from z ~ p(z) (``generator`` draws z; the strokes use the global RNG)."""
         return sample_sequences(self, n, generator, length)
-
-
-MODEL_PRESETS.update(
-    {
-        # Sketch-RNN's shape at a size for GPUs: BiLSTM-256 encoder, 32-d latent, LSTM-256 decoder, 10 components
-        "strokes-mdn": {
-            "kind": "stroke-mdn", "hidden": 256, "latent_dim": 32, "decoder_hidden": 256, "mixtures": 10,
-            "max_length": 100, "end_of_sequence": False,
-        },
-        # the same model small enough to train ~2000 digits of ~60 steps in minutes on two CPU cores
-        "strokes-mdn-cpu": {
-            "kind": "stroke-mdn", "hidden": 64, "latent_dim": 16, "decoder_hidden": 96, "mixtures": 5,
-            "max_length": 100, "end_of_sequence": False,
-        },
-    }
-)

@@ -1,7 +1,7 @@
 """Issue 24: learned sampling for a real 7-DOF arm -- the Franka Panda reaching into shelves (needs the
 ``planning-arm`` extra: Pinocchio, Coal, example-robot-data; and OMPL).
 
-``seqvae experiment arm7`` builds training data with :func:`seqvae.planning.arm7.build_arm_dataset` (shelf
+``seqvae experiment arm7`` builds training data with :func:`seqvae.domains.arm7.robot.build_arm_dataset` (shelf
 worlds and a share of open-clutter worlds; table-to-shelf problems; RRT-Connect + OMPL shortcutting paths;
 states uniform by arc length along each path; optionally drawn towards low clearance), trains the conditional VAE of ``configs/arm7.yaml`` (condition:
 start and goal joints and the world's side/top occupancy image) and evaluates it inside OMPL's PRM on held-out
@@ -35,7 +35,8 @@ import torch
 
 from seqvae import plots
 from seqvae.config import RunConfig
-from seqvae.data.arrays import DataBundle, bundle_arrays, write_json_atomic
+from seqvae.data.arrays import DataBundle, bundle_arrays
+from seqvae.domains.planning import figures as planning_figures
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -47,6 +48,7 @@ from seqvae.experiments.common import (
     train_summary,
     write_metrics,
 )
+from seqvae.io import write_json_atomic
 from seqvae.training import fit
 
 NAME = "arm7"
@@ -167,8 +169,8 @@ def success_at_time(runs: dict[int, list[Any]], budget: float) -> float:
 def evaluate(model: Any, problems: list[Any], settings: dict[str, Any], grid: int, seed: int, progress: Any = None):
     """Uniform PRM for every N, then the λ-mixture for every N and λ_ref at N*: ``(rows, runs, n_star)`` with
     ``runs[sampler][N]`` the per-problem :class:`PlanResult` lists."""
-    from seqvae.planning.arm7 import problem_condition
-    from seqvae.planning.ompl_planner import plan_prm
+    from seqvae.domains.arm7.robot import problem_condition
+    from seqvae.domains.planning.ompl_planner import plan_prm
 
     model.eval()
     conds = [problem_condition(p, grid) for p in problems]
@@ -259,7 +261,7 @@ def _setup_3d(ax, title: str) -> None:
 
 def plot_arm_in_shelf(robot: Any, world: Any, path: np.ndarray, title: str) -> Any:
     """3-D: the world's boxes (table left out) and the arm's stick figure at configurations along ``path``."""
-    from seqvae.planning.dataset import points_at_arc_length
+    from seqvae.domains.planning.dataset import points_at_arc_length
 
     fig = plots.new_figure(6.5, 6.0)
     ax = fig.add_subplot(projection="3d")
@@ -343,7 +345,7 @@ def _bundle(data: dict[str, np.ndarray], cfg: RunConfig, reverse: bool = False) 
 
 
 def _progress(enabled: bool, total: int, label: str):
-    from seqvae.planning.dataset import _progress as bar
+    from seqvae.domains.planning.dataset import _progress as bar
 
     return bar(enabled, total, label)
 
@@ -356,8 +358,8 @@ def _progress(enabled: bool, total: int, label: str):
 def run(
     out_dir: Path, seed: int = 0, overrides: list[str] | None = None, preset: str | None = None, progress: bool = True
 ) -> dict[str, Any]:
-    from seqvae.planning import arm7
-    from seqvae.planning.ompl_planner import _import_ompl, shortest_path
+    from seqvae.domains.arm7 import robot as arm7
+    from seqvae.domains.planning.ompl_planner import _import_ompl, shortest_path
 
     _import_ompl()  # both fail at once, with the install hint, when an extra is missing
     arm7.panda()
@@ -448,7 +450,7 @@ def run(
         "n": [r["n"] for r in rows], "uniform": [r["uniform"]["success"] for r in rows],
         "learned": [r["learned"]["success"] for r in rows], "n_star": n_star}}
     plots.save_figure(
-        plots.plot_planning_curves(curves, "success rate",
+        planning_figures.plot_planning_curves(curves, "success rate",
                                    f"PRM success vs samples: learned (λ = {settings['lam']:g}) vs uniform", band=BAND),
         out / "success_vs_samples.png",
     )

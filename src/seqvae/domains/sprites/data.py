@@ -44,12 +44,16 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seqvae.config import DataConfig
+from seqvae.data.sources import register_data_kind, single_path
 from seqvae.errors import DataError
 
 __all__ = [
@@ -539,6 +543,27 @@ def _render(
     return videos
 
 
+_SPRITES_FILE = re.compile(r"sprites_[XAD]_(\w+)\.npy$")
+
+
+def _sprites_paths(cfg: DataConfig, items: list[Path]) -> DataConfig:
+    """``--data PATH`` for the video kinds: a directory in the Sprites release layout, or one of its
+    ``sprites_X_{split}.npy`` files (that split is read); always read as ``sprites-npy``."""
+    path = single_path(cfg, items)
+    match = _SPRITES_FILE.search(path.name) if path.is_file() else None
+    if path.is_file() and match is None:
+        raise DataError(
+            f"{path}: videos are read in the Sprites layout: a directory holding sprites_X_{{split}}.npy "
+            "(frames (N, T, H, W, 3)) and its label files, or one of those files"
+        )
+    params = dict(cfg.params) if cfg.kind == "sprites-npy" else {}
+    params["directory"] = str(path.parent if match else path)
+    if match:
+        params["split"] = match.group(1)
+    return replace(cfg, kind="sprites-npy", params=params)
+
+
+@register_data_kind("sprites", from_paths=_sprites_paths)
 def sprite_videos(
     n: int = 1000, size: int = 64, frames: int = 8, seed: int = 0, jitter: float = 1.0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -829,3 +854,10 @@ def write_sprites_npy(
     np.save(paths["A"], a, allow_pickle=False)
     np.save(paths["D"], d, allow_pickle=False)
     return paths
+
+
+@register_data_kind("sprites-npy", from_paths=_sprites_paths)
+def sprites_release(directory: str, split: str = "train", seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Videos ``(N, T, H, W, C)`` and labels of the Sprites ``.npy`` release's ``split`` in ``directory``
+    (``data.kind: sprites-npy``; ``seed`` is unused)."""
+    return read_sprites_npy(directory, split)

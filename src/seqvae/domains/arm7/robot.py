@@ -20,7 +20,7 @@ exit). The default ``resolution`` is :data:`MOTION_RESOLUTION` = 0.04 rad (large
 moves a point 0.9 m from its axis by 3.6 cm, about a shelf board's thickness (3-4 cm here); steps of several
 joints add up, so "collision-free" for a motion means free at that resolution, not in between.
 
-:class:`ArmProblem` is a :class:`~seqvae.planning.ompl_planner.Problem`, so :func:`plan_prm` (with the learned
+:class:`ArmProblem` is a :class:`~seqvae.domains.planning.ompl_planner.Problem`, so :func:`plan_prm` (with the learned
 λ-mixture sampler), :func:`plan_rrtstar` and :func:`shortest_path` plan for the Panda unchanged. OMPL's state
 space is the box ``[JOINT_BOX_LOW, JOINT_BOX_HIGH]^7`` that holds every joint's range; states outside a joint's
 own limits are invalid, so uniform sampling in the box conditioned on validity is uniform over the valid
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from seqvae.domains.planning.ompl_planner import Problem, _bisection_order
 from seqvae.errors import ConfigError, DataError
-from seqvae.planning.ompl_planner import Problem, _bisection_order
 
 ARM_MISSING = 'the 7-DOF arm needs Pinocchio, Coal and example-robot-data: pip install "seqvae[planning-arm]"'
 MOTION_RESOLUTION = 0.04
@@ -406,7 +406,7 @@ class CollisionChecker:
 
 @dataclass(frozen=True, eq=False)
 class ArmProblem(Problem):
-    """A Panda planning problem for the OMPL planners of :mod:`seqvae.planning.ompl_planner`: ``world`` is an
+    """A Panda planning problem for the OMPL planners of :mod:`seqvae.domains.planning.ompl_planner`: ``world`` is an
     :class:`ArmWorld`, ``robot`` its :class:`CollisionChecker`, ``arm_resolution`` the motion resolution."""
 
     arm_resolution: float = MOTION_RESOLUTION
@@ -565,7 +565,7 @@ def path_states(
     density proportional to ``1 / (clearance + clearance_scale)`` (clearance = Coal distance between the robot and
     the world at ``grid_points`` evenly spaced configurations; metres), the rest uniform by arc length. Puts the
     training mass where the path threads between boards -- where uniform sampling rarely lands."""
-    from seqvae.planning.dataset import points_at_arc_length, sample_along_path
+    from seqvae.domains.planning.dataset import points_at_arc_length, sample_along_path
 
     n_weighted = round(n * float(clearance_fraction))
     parts = [sample_along_path(path, n - n_weighted, rng)] if n > n_weighted else []
@@ -601,15 +601,15 @@ def build_arm_dataset(
 ) -> dict[str, np.ndarray]:
     """Training rows for the Panda CVAE: per world (shelf, or clutter for ``clutter_fraction`` of them)
     ``problems_per_world`` problems (:func:`world_problems`), each solved by
-    :func:`~seqvae.planning.ompl_planner.shortest_path` (``planner``: ``"rrtconnect"`` = RRT-Connect, at most
+    :func:`~seqvae.domains.planning.ompl_planner.shortest_path` (``planner``: ``"rrtconnect"`` = RRT-Connect, at most
     ``solve_time`` s, then OMPL's ``simplifyMax`` shortcutting; ``"auto"`` = BIT* for ``iterations`` as well,
     keeping the shorter verified path) and ``states_per_path`` states along the path (:func:`path_states`:
     ``clearance_fraction`` of them towards low clearance, the rest uniform by arc length). Keys: ``states``, ``condition`` (rows), ``problem_index``; per solved problem ``problem_start``,
     ``problem_goal``, ``problem_world``, ``cost``, ``path_states``/``path_offsets``; per world ``grids`` and
     ``params``; counts ``n_attempted``, ``n_unsolved``.
     """
+    from seqvae.domains.planning.ompl_planner import shortest_path
     from seqvae.models.conditional import pack_condition
-    from seqvae.planning.ompl_planner import shortest_path
 
     states, cond, pidx = [], [], []
     starts, goals, pworld, costs, paths = [], [], [], [], []

@@ -37,6 +37,7 @@ from seqvae.analysis.metrics import (
 from seqvae.config import RunConfig
 from seqvae.data.arrays import ArrayDataset, DataBundle
 from seqvae.data.sources import load_data
+from seqvae.domains.dmol import figures as dmol_figures
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -234,7 +235,7 @@ def run_beta(
     low, high = runs[f"{min(BETAS):g}"], runs[f"{max(BETAS):g}"]
     data_hist = class_histogram(bundle.train.values.numpy())
     plots.save_figure(
-        plots.plot_beta_comparison(
+        dmol_figures.plot_beta_comparison(
             [{**r, "model_hist": r["model_probs"]} for r in runs.values()],
             data_hist=data_hist,
             title="dmol-beta: test reconstruction loss and KL per β",

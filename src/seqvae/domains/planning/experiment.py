@@ -3,7 +3,7 @@
 ``seqvae experiment planning`` builds training data with OMPL (states along near-optimal BIT* paths of random
 narrow-passage problems, with the condition y = (start, goal, occupancy grid)), trains the conditional VAE of
 ``configs/planning.yaml`` and evaluates it inside OMPL's PRM on held-out worlds (same generator, the held-out
-seed stream of :func:`seqvae.planning.dataset.held_out_problems`). The point robot's training states are
+seed stream of :func:`seqvae.domains.planning.dataset.held_out_problems`). The point robot's training states are
 resampled from the stored near-optimal paths with most of their mass on the low-clearance stretch through the
 narrow passage (``clearance_fraction``, ``clearance_scale``; see :func:`clearance_weighted_states`), so the
 learned samples concentrate where uniform sampling rarely lands. Evaluation:
@@ -39,9 +39,12 @@ import torch
 
 from seqvae import plots
 from seqvae.config import RunConfig
-from seqvae.data.arrays import DataBundle, bundle_arrays, write_json_atomic
-from seqvae.data.planning import stack_worlds
-from seqvae.data.sources import area_occupancy_grids, planning_arrays
+from seqvae.data.arrays import DataBundle, bundle_arrays
+from seqvae.domains.planning import figures as planning_figures
+from seqvae.domains.planning.data import area_occupancy_grids, planning_arrays
+from seqvae.domains.planning.dataset import build_dataset, held_out_problems
+from seqvae.domains.planning.ompl_planner import Problem, plan_prm, shortest_path
+from seqvae.domains.planning.world import stack_worlds
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -53,9 +56,8 @@ from seqvae.experiments.common import (
     train_summary,
     write_metrics,
 )
+from seqvae.io import write_json_atomic
 from seqvae.models.conditional import pack_condition
-from seqvae.planning.dataset import build_dataset, held_out_problems
-from seqvae.planning.ompl_planner import Problem, plan_prm, shortest_path
 from seqvae.training import fit
 
 NAME = "planning"
@@ -180,7 +182,7 @@ def clearance_weighted_states(
     paper's learned samples concentrate there. Returns a copy of ``data`` with ``states``, ``start``, ``goal``,
     ``world_index`` and ``problem_index`` rebuilt (same rows per path).
     """
-    from seqvae.planning.dataset import dataset_paths, points_at_arc_length, sample_along_path
+    from seqvae.domains.planning.dataset import dataset_paths, points_at_arc_length, sample_along_path
 
     rng = np.random.default_rng([seed, 11])
     worlds = data["worlds"]
@@ -460,7 +462,7 @@ def run(
     point = _table_summary(rows, n_star)
     save_learning_curves(out / "point", "planning: point-robot CVAE learning curves")
     plots.save_figure(
-        plots.plot_planning_sample_clouds(
+        planning_figures.plot_planning_sample_clouds(
             _cloud_panels(model, problems, learned, n_star, settings, grid, occupancy, cfg.seed),
             title="Learned samples (CVAE, z ~ N(0, I)) on held-out narrow-passage worlds",
         ),
@@ -511,7 +513,7 @@ def run(
             gen = torch.Generator().manual_seed(cfg.seed + 2000)
             q = arm_result.model.sample_states(problem_condition(pr, grid, occupancy), 150, generator=gen).numpy()
             plots.save_figure(
-                plots.plot_arm_samples(
+                planning_figures.plot_arm_samples(
                     pr.world.obstacles, arm.forward_kinematics(q.astype(np.float64)),
                     arm.forward_kinematics(pr.start), arm.forward_kinematics(pr.goal),
                     title="Learned arm configurations on a held-out world",
@@ -526,12 +528,12 @@ def run(
         curves[f"planar arm ({arm_metrics['joints']} joints)"] = _curves(arm_rows, "success", arm_n_star)
         costs[f"planar arm ({arm_metrics['joints']} joints)"] = _curves(arm_rows, "mean_cost", None)
     plots.save_figure(
-        plots.plot_planning_curves(curves, "success rate", "PRM success vs samples: learned (λ = "
+        planning_figures.plot_planning_curves(curves, "success rate", "PRM success vs samples: learned (λ = "
                                    f"{settings['lam']:g}) vs uniform sampling", band=BAND),
         out / "success_vs_samples.png",
     )
     plots.save_figure(
-        plots.plot_planning_curves(costs, "mean path cost (solved problems)", "PRM path cost vs samples"),
+        planning_figures.plot_planning_curves(costs, "mean path cost (solved problems)", "PRM path cost vs samples"),
         out / "cost_vs_samples.png",
     )
 

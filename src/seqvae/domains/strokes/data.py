@@ -33,14 +33,16 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from seqvae.config import DataConfig
 from seqvae.data.readers import SequenceTable
 from seqvae.data.sequences import resample_random, to_absolute, to_relative
+from seqvae.data.sources import register_data_kind, single_path
 from seqvae.errors import DataError
 
 __all__ = [
@@ -1062,6 +1064,7 @@ def _one_digit(
     return _join(out), style, writer
 
 
+@register_data_kind("handwritten-digits")
 def handwritten_digits(
     n: int = 2000,
     classes: Sequence[int] = range(10),
@@ -1109,6 +1112,15 @@ def handwritten_digits(
     return sequences, labels
 
 
+def _de_jong_paths(cfg: DataConfig, items: list[Path]) -> DataConfig:
+    """``--data DIR`` for ``data.kind=de-jong``: the directory of stroke files."""
+    path = single_path(cfg, items)
+    if not path.is_dir():
+        raise DataError(f"{path}: data.kind=de-jong reads the directory of stroke files, not a file")
+    return replace(cfg, params={**cfg.params, "directory": str(path)})
+
+
+@register_data_kind("de-jong", from_paths=_de_jong_paths)
 def de_jong_digits(
     directory: str,
     prefix: str | None = None,

@@ -1,6 +1,6 @@
 """Source 000: a VRAE with a 2-D latent on three-point shots, measured instead of eyeballed.
 
-``seqvae experiment basketball`` simulates shots (:mod:`seqvae.data.basketball`; or reads real data with
+``seqvae experiment basketball`` simulates shots (:mod:`seqvae.domains.basketball.data`; or reads real data with
 ``--data``), trains the VRAE of ``configs/basketball.yaml`` and then, on the validation split as the
 source does:
 
@@ -36,8 +36,9 @@ from seqvae.analysis.latent import (
     sequence_reconstructions,
 )
 from seqvae.config import RunConfig
-from seqvae.data.arrays import DataBundle, save_npz_atomic
+from seqvae.data.arrays import DataBundle
 from seqvae.data.sequences import SequenceDataset
+from seqvae.domains.basketball import figures as basketball_figures
 from seqvae.errors import ConfigError, DataError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -48,6 +49,7 @@ from seqvae.experiments.common import (
     train_summary,
     write_metrics,
 )
+from seqvae.io import save_npz_atomic
 from seqvae.models.base import VAE
 from seqvae.training import fit
 
@@ -170,7 +172,7 @@ def _figures(out: Path, model: VAE, bundle: DataBundle, means: np.ndarray, label
         plots.save_figure(fig, out / file)
         names.append(file)
     picks = _pick_examples(labels, RECON_EXAMPLES)
-    fig = plots.plot_court_trajectories(
+    fig = basketball_figures.plot_court_trajectories(
         [pairs[i][1] for i in picks], [pairs[i][0] for i in picks], "Validation shots: originals and reconstructions"
     )
     plots.save_figure(fig, out / "reconstructions.png")
@@ -178,7 +180,7 @@ def _figures(out: Path, model: VAE, bundle: DataBundle, means: np.ndarray, label
     z, coords = _grid(means)
     length = int(np.median([len(p[1]) for p in pairs]))
     trajectories = _decode_grid(model, z, length, bundle)
-    fig = plots.plot_latent_grid_trajectories(
+    fig = basketball_figures.plot_latent_grid_trajectories(
         coords, trajectories, means,
         f"Trajectories decoded along a {GRID_SIDE} x {GRID_SIDE} latent grid ({length} frames each)",
     )

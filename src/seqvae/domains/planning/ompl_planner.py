@@ -1,7 +1,7 @@
 """Sampling-based planning with OMPL on seqvae worlds: PRM with a learned/uniform sampler mixture, RRT*, and
 near-optimal reference paths (Ichter, Harrison & Pavone, ICRA 2018).
 
-Robots and checkers (see :mod:`seqvae.data.planning`):
+Robots and checkers (see :mod:`seqvae.domains.planning.world`):
 
 * ``"point"``: a point in the unit square, state space ``[0, 1]^2``. States are checked with
   :meth:`World.is_free`, motions with :meth:`World.is_motion_free` — both *exact*, so every path reported as
@@ -26,7 +26,7 @@ Randomness:
   other thread uses OMPL at the same time (the reseed affects every OMPL user in the process). Wall-clock budgets
   (``time_limit``) are never reproducible.
 
-OMPL is imported lazily: ``import seqvae.planning`` works without it, and planning functions raise
+OMPL is imported lazily: ``import seqvae.domains.planning`` works without it, and planning functions raise
 :class:`~seqvae.errors.ConfigError` when it is missing. On first use OMPL's console log is silenced
 (``ou.setLogLevel(ou.LOG_NONE)``, process-global; set it back with ``ompl.util.setLogLevel`` if wanted).
 
@@ -48,7 +48,7 @@ from typing import Literal
 
 import numpy as np
 
-from seqvae.data.planning import PlanarArm, World, path_length
+from seqvae.domains.planning.world import PlanarArm, World, path_length
 from seqvae.errors import ConfigError, DataError
 
 Sampler = Callable[[np.random.Generator, int], np.ndarray]
@@ -363,7 +363,7 @@ def _path_array(path, dim: int) -> np.ndarray:
 
 def _check_problem(problem: object) -> None:
     if not isinstance(problem, Problem):
-        raise ConfigError(f"problem: expected a seqvae.planning.Problem, got {type(problem).__name__}")
+        raise ConfigError(f"problem: expected a seqvae.domains.planning.Problem, got {type(problem).__name__}")
 
 
 def _endpoint_status(problem: Problem) -> str | None:

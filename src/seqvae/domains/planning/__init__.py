@@ -1,10 +1,12 @@
 """OMPL integration: PRM/RRT* with a learned-sampler mixture, near-optimal paths, planning data sets.
 
 Importing this package does not import OMPL; the planning functions raise
-:class:`~seqvae.errors.ConfigError` with an install hint when OMPL is missing.
+:class:`~seqvae.errors.ConfigError` with an install hint when OMPL is missing. It registers the
+``planning`` data kind, the planning experiment and its figures.
 """
 
-from seqvae.planning.dataset import (
+
+from seqvae.domains.planning.dataset import (
     build_dataset,
     held_out_problems,
     load_dataset,
@@ -12,7 +14,7 @@ from seqvae.planning.dataset import (
     row_grids,
     save_dataset,
 )
-from seqvae.planning.ompl_planner import (
+from seqvae.domains.planning.ompl_planner import (
     PlanResult,
     Problem,
     Sampler,
@@ -41,3 +43,5 @@ __all__ = [
     "save_dataset",
     "shortest_path",
 ]
+
+from seqvae.domains.planning import data, experiment, figures  # noqa: E402, F401  (registration)

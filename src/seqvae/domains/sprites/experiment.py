@@ -1,6 +1,6 @@
 """Source 002: the Disentangled Sequential Autoencoder on Sprites videos, scored by a video judge.
 
-``seqvae experiment sprites`` renders character videos (:mod:`seqvae.data.sprites`; or reads the ``.npy``
+``seqvae experiment sprites`` renders character videos (:mod:`seqvae.domains.sprites.data`; or reads the ``.npy``
 release with ``--data DIR``), trains the DSAE of ``configs/sprites.yaml`` and evaluates it with the protocol
 of the disentanglement literature on Sprites (DSAE, S3VAE, C-DSVAE), using a judge
 (:mod:`seqvae.analysis.judge`) trained on separately generated labelled videos (on the training split
@@ -46,7 +46,7 @@ from seqvae.analysis.judge import (
 from seqvae.config import RunConfig
 from seqvae.data.arrays import ArrayDataset, DataBundle
 from seqvae.data.batch import Batch
-from seqvae.data.sprites import sprite_videos
+from seqvae.domains.sprites.data import sprite_videos
 from seqvae.errors import ConfigError, DataError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import experiment_config, header, save_learning_curves, train_summary, write_metrics

@@ -1,6 +1,6 @@
 """Source 004 (dmol.pub VAE chapter, §6.7): a VAE on the configurations of a 2-D bead-spring polymer.
 
-``seqvae experiment polymer`` simulates a 12-bead chain by Langevin dynamics (:mod:`seqvae.data.polymer`),
+``seqvae experiment polymer`` simulates a 12-bead chain by Langevin dynamics (:mod:`seqvae.domains.polymer.data`),
 aligns and flattens its frames, trains the chapter's VAE (``configs/polymer.yaml``: latent 2, four hidden
 layers of 256) and then:
 
@@ -30,8 +30,9 @@ import torch
 from seqvae import plots
 from seqvae.analysis.latent import latent_means, optimise_latent
 from seqvae.analysis.metrics import gaussian_baseline, wasserstein_1d
-from seqvae.data import polymer
-from seqvae.data.arrays import DataBundle, save_npz_atomic
+from seqvae.data.arrays import DataBundle
+from seqvae.domains.polymer import data as polymer
+from seqvae.domains.polymer import figures as polymer_figures
 from seqvae.errors import ConfigError, DataError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -43,6 +44,7 @@ from seqvae.experiments.common import (
     train_summary,
     write_metrics,
 )
+from seqvae.io import save_npz_atomic
 from seqvae.models.base import VAE, parse_model_config
 from seqvae.training import fit
 
@@ -178,14 +180,14 @@ def _figures(
 ) -> list[str]:
     names = []
     plots.save_figure(
-        plots.plot_latent_trajectory(means, times, "τ", "polymer: latent means of the MD trajectory"),
+        polymer_figures.plot_latent_trajectory(means, times, "τ", "polymer: latent means of the MD trajectory"),
         out / "latent_trajectory.png",
     )
     names.append("latent_trajectory.png")
     dists = {"MD (training frames)": reference, **{k: v["_props"] for k, v in sets.items()}}
     scores = {k: v["w1"] for k, v in sets.items()}
     plots.save_figure(
-        plots.plot_property_distributions(dists, polymer.PROPERTY_UNITS, scores,
+        polymer_figures.plot_property_distributions(dists, polymer.PROPERTY_UNITS, scores,
                                           title="polymer: generated structures against molecular dynamics"),
         out / "property_distributions.png",
     )
@@ -193,12 +195,12 @@ def _figures(
     rows = [list(md[:SHOWN]), *(list(s[:SHOWN]) for s in structures.values())]
     titles = [[f"Rg {polymer.radius_of_gyration(c):.2f}" for c in row] for row in rows]
     plots.save_figure(
-        plots.plot_chain_grid(rows, ["MD", *structures], titles, "polymer: MD frames and generated structures"),
+        polymer_figures.plot_chain_grid(rows, ["MD", *structures], titles, "polymer: MD frames and generated structures"),
         out / "structures.png",
     )
     names.append("structures.png")
     plots.save_figure(
-        plots.plot_latent_optimisation(
+        polymer_figures.plot_latent_optimisation(
             means,
             {f"{k} Rg": v["_path"] for k, v in opt.items()},
             {f"{k} Rg": v["_history"] for k, v in opt.items()},

@@ -1,6 +1,6 @@
 """Source 001: a sequence VAE on handwritten digits as pen strokes, with every claim measured.
 
-``seqvae experiment strokes`` takes digits from :func:`seqvae.data.strokes.handwritten_digits` (or de Jong's
+``seqvae experiment strokes`` takes digits from :func:`seqvae.domains.strokes.data.handwritten_digits` (or de Jong's
 files with ``--data DIR``), brought to T = 60 points by the source's random insertion/deletion scheme, and
 trains two models on the same split:
 
@@ -37,7 +37,8 @@ from seqvae import plots
 from seqvae.analysis.classifier import accuracy, augmentation_study, fit_classifier
 from seqvae.analysis.latent import latent_means, sequence_reconstructions, uniform_ball
 from seqvae.data.arrays import DataBundle
-from seqvae.data.strokes import Canvas, drawable_digit, render_batch, strokes_to_absolute
+from seqvae.domains.strokes import figures as strokes_figures
+from seqvae.domains.strokes.data import Canvas, drawable_digit, render_batch, strokes_to_absolute
 from seqvae.errors import DataError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
@@ -235,7 +236,7 @@ def _figures(
     test, y_test = _digits(bundle, "test", relative)
 
     def grid(rows: list, *args: Any) -> Any:
-        return plots.plot_stroke_grid(rows, *args, box=canvas.limits(), y_up=canvas.y_up, unit=unit)
+        return strokes_figures.plot_stroke_grid(rows, *args, box=canvas.limits(), y_up=canvas.y_up, unit=unit)
 
     names = []
     picks = _first_of_each(y_test)

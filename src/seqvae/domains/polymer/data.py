@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from seqvae.data.sources import register_data_kind
+
 BOND_K = 100.0  # epsilon / sigma^2
 BOND_R0 = 1.0  # sigma
 ANGLE_K = 2.0  # epsilon / rad^2
@@ -316,6 +318,7 @@ def unflatten(v: np.ndarray) -> np.ndarray:
     return v.reshape(v.shape[0], -1, 2)
 
 
+@register_data_kind("polymer")
 def polymer_configurations(
     n: int = 2000, n_beads: int = 12, temperature: float = 1.0, stride: int = 50, seed: int = 0
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -18,13 +18,15 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from seqvae.config import DataConfig
 from seqvae.data.readers import SequenceTable, open_parquet, read_csv_columns
+from seqvae.data.sources import register_data_kind, single_path
 from seqvae.errors import DataError
 
 # --------------------------------------------------------------------------- court and ball (metres, kg)
@@ -340,6 +342,7 @@ def sample_release_points(
     return np.where(corner[:, None], corner_xy, arc_xy)
 
 
+@register_data_kind("basketball")
 def simulate_shots(
     n: int = 3000,
     corner_fraction: float = 0.25,
@@ -893,6 +896,18 @@ def read_sportvu(
     )
 
 
+def _sportvu_paths(cfg: DataConfig, items: list[Path]) -> DataConfig:
+    """``--data DIR`` for ``data.kind=sportvu``: a directory with ``events.csv`` and one moments file."""
+    path = single_path(cfg, items)
+    events = path / "events.csv"
+    moments = [path / n for n in ("moments.csv", "moments.parquet") if (path / n).is_file()]
+    moments += sorted(path.glob("*.json")) if path.is_dir() else []
+    if not path.is_dir() or not events.is_file() or len(moments) != 1:
+        raise DataError(f"{path}: data.kind=sportvu reads a directory with events.csv and exactly one moments file")
+    return replace(cfg, params={**cfg.params, "moments": str(moments[0]), "events": str(events)})
+
+
+@register_data_kind("sportvu", from_paths=_sportvu_paths)
 def sportvu_shots(
     moments: str,
     events: str,

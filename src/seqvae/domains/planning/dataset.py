@@ -31,7 +31,7 @@ key                shape / dtype     meaning
 ``seed``           () int64          the seed
 =================  ================  ===========================================================================
 
-Problems (per world, from :mod:`seqvae.data.planning`): ``"narrow"`` — :func:`narrow_passage` world, start and goal
+Problems (per world, from :mod:`seqvae.domains.planning.world`): ``"narrow"`` — :func:`narrow_passage` world, start and goal
 on opposite sides of the walls (``sample_start_goal``); ``"rectangles"`` — :func:`random_rectangles` world,
 start and goal uniform free points at least ``min_distance`` (0.5) apart and connected in free space (checked
 exactly with :func:`point_optimal_cost`, so every generated point problem is feasible); ``"arm"`` —
@@ -52,7 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from seqvae.data.planning import (
+from seqvae.domains.planning.ompl_planner import Problem, point_optimal_cost, shortest_path
+from seqvae.domains.planning.world import (
     PlanarArm,
     World,
     arm_world,
@@ -63,7 +64,6 @@ from seqvae.data.planning import (
 )
 from seqvae.errors import ConfigError, DataError
 from seqvae.io import atomic_path
-from seqvae.planning.ompl_planner import Problem, point_optimal_cost, shortest_path
 
 KINDS = ("narrow", "rectangles", "arm")
 _TRAIN_STREAM, _HELD_OUT_STREAM = 0, 1
