@@ -460,3 +460,25 @@ def test_stroke_distribution_mode_is_a_density_maximum() -> None:
     loc = dist.offsets.component_distribution.loc  # (3, 5, K, 2): no component mean is more probable
     at_means = dist.offsets.log_prob(loc.movedim(-2, 0))
     assert bool((log_p.detach() >= at_means - 1e-9).all())
+
+
+def test_sequence_likelihood_delegates_support_mode_and_expand_to_its_steps() -> None:
+    from seqvae.models.recurrent import SequenceLikelihood
+
+    g = torch.Generator().manual_seed(3)
+    loc, scale = torch.randn(1, 4, 2, generator=g, dtype=F64), torch.rand(1, 4, 2, generator=g, dtype=F64) + 0.1
+    stop = torch.randn(1, 4, generator=g, dtype=F64)
+    dist = SequenceLikelihood(Independent(Normal(loc, scale), 1), stop)
+    torch.testing.assert_close(dist.mean, loc)
+    torch.testing.assert_close(dist.mode, loc)
+    torch.testing.assert_close(dist.variance, scale**2)
+    big = dist.expand((3, 4))
+    assert big.batch_shape == (3, 4) and big.event_shape == (2,) and big.stop_logits.shape == (3, 4)
+    x = big.sample()
+    torch.testing.assert_close(big.log_prob(x), dist.log_prob(x))
+    lengths, mask = torch.tensor([4, 2, 1]), torch.arange(4)[None] < torch.tensor([4, 2, 1])[:, None]
+    torch.testing.assert_close(big.stop_log_prob(lengths, mask)[0], dist.stop_log_prob(lengths[:1], mask[:1])[0])
+    # closed form: log sigmoid at the last real step, log (1 - sigmoid) before it
+    expected = F.logsigmoid(stop[0, 1]) + F.logsigmoid(-stop[0, 0])
+    torch.testing.assert_close(big.stop_log_prob(lengths, mask)[1], expected)
+    assert bool(dist.support.check(dist.sample((5,))).all())

@@ -53,8 +53,28 @@ class SequenceLikelihood(Distribution):
         super().__init__(steps.batch_shape, steps.event_shape, validate_args=False)
 
     @property
+    def support(self) -> Any:
+        return self.steps.support
+
+    def expand(self, batch_shape: torch.Size | tuple[int, ...], _instance: SequenceLikelihood | None = None) -> SequenceLikelihood:
+        new = self._get_checked_instance(SequenceLikelihood, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.steps = self.steps.expand(batch_shape)
+        new.stop_logits = None if self.stop_logits is None else self.stop_logits.expand(batch_shape)
+        super(SequenceLikelihood, new).__init__(batch_shape, self.event_shape, validate_args=False)
+        return new
+
+    @property
     def mean(self) -> Tensor:
         return self.steps.mean
+
+    @property
+    def mode(self) -> Tensor:
+        return self.steps.mode
+
+    @property
+    def variance(self) -> Tensor:
+        return self.steps.variance
 
     def log_prob(self, value: Tensor) -> Tensor:
         return self.steps.log_prob(value)
