@@ -12,7 +12,7 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from seqvae.checkpoint import export_model, load_model
-from seqvae.config import ObjectiveConfig
+from seqvae.config import ObjectiveConfig, load_run_config
 from seqvae.data.batch import Batch
 from seqvae.errors import ConfigError, DataError
 from seqvae.models import DSAE, build_model, parse_model_config
@@ -55,7 +55,8 @@ def toy_videos(n: int, frames: int = 6, size: int = 16, seed: int = 0) -> torch.
 
 def test_paper_preset_has_the_sources_shapes_and_trains_one_step() -> None:
     torch.manual_seed(0)
-    model = build_model({"preset": "dsae-paper"}, 3 * 64 * 64)
+    # the sprites paper model on channels-first videos (the .npy release's layout is channels-last)
+    model = build_model({**load_run_config("sprites", preset="paper").model, "layout": "channels-first"}, 3 * 64 * 64)
     cfg = model.config
     assert (cfg.f_dim, cfg.z_dim, cfg.frames, cfg.frame_size, cfg.channels) == (256, 32, 8, 64, 3)
     assert model.latent_dim == 256
@@ -101,13 +102,14 @@ def test_paper_preset_has_the_sources_shapes_and_trains_one_step() -> None:
 
 
 def test_cpu_preset_builds_and_runs() -> None:
-    cfg = parse_model_config({"preset": "dsae-cpu"})
-    assert (cfg.frame_size, cfg.frames, cfg.strides, cfg.posterior) == (32, 8, [1, 2, 2, 2], "full")
+    fast = {**load_run_config("sprites").model, "layout": "channels-first"}
+    cfg = parse_model_config(fast)
+    assert (cfg.frame_size, cfg.frames, cfg.strides, cfg.posterior) == (32, 8, [1, 2, 2, 2], "factorized")
     assert cfg.f_dim < 256 and cfg.z_dim < 32 and cfg.conv_channels < 256
     # tuned for the sprites experiment: a small z keeps the look in f, a tight likelihood keeps the small parts
     assert (cfg.conv_channels, cfg.f_dim, cfg.z_dim) == (16, 64, 4) and cfg.likelihood_std == pytest.approx(0.1)
     torch.manual_seed(0)
-    model = build_model({"preset": "dsae-cpu"}, 3 * 32 * 32)
+    model = build_model(fast, 3 * 32 * 32)
     out = model(random_videos(2, 8, size=32))
     assert out.likelihood.mean.shape == (2, 8, 3, 32, 32) and bool(torch.isfinite(out.kl).all())
 
@@ -311,6 +313,7 @@ def test_bad_inputs_and_configs_are_refused() -> None:
 # --------------------------------------------------------------------------- learning
 
 
+@pytest.mark.slow  # ~2 min on an idle 2-core machine, 8 min under load
 def test_learns_toy_videos() -> None:
     """Coloured squares moving right or down: in 200 steps the negative ELBO above its floor (the
     Gaussian's normalising constant) falls by far more than 30%, and reconstructions beat the mean video."""
