@@ -377,3 +377,23 @@ def test_data_config_for_swaps_the_path_into_each_data_kind(tmp_path: Path) -> N
         data_config_for(mol, tmp_path / "nope.csv")
     with pytest.raises(DataError, match="reads one file or directory at a time"):
         data_config_for(dejong, [tmp_path / "strokes", tmp_path / "game"])
+
+
+def test_a_csv_header_names_the_features_of_a_vector_run(tmp_path: Path) -> None:
+    """A table of rows with a header: reconstruct names each feature as the header does, from the run's own
+    data and from the file passed again with --data."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 2.0], [0.0, 0.0, 0.1]])
+    table = tmp_path / "cells.csv"
+    table.write_text("radius,texture,area\n" + "\n".join(",".join(f"{v:.6f}" for v in row) for row in x) + "\n")
+    run = train(tmp_path, {"data": {"kind": "file", "path": str(table)},
+                           "model": {"kind": "mlp", "latent_dim": 2, "hidden": [8]}, "train": TRAIN, "eval": EVAL})
+    own = api.reconstruct_run(run, output=tmp_path / "own.npz")
+    again = api.reconstruct_run(run, data=[table], output=tmp_path / "again.npz")
+    for report, path in ((own, tmp_path / "own.npz"), (again, tmp_path / "again.npz")):
+        assert report["feature_names"] == ["radius", "texture", "area"]
+        assert npz(path)["feature_names"].tolist() == ["radius", "texture", "area"]
+    headless = tmp_path / "plain.csv"
+    headless.write_text("\n".join(",".join(f"{v:.6f}" for v in row) for row in x) + "\n")
+    plain = api.reconstruct_run(run, data=[headless], output=tmp_path / "plain.npz")
+    assert plain["feature_names"] != ["radius", "texture", "area"] and len(plain["feature_names"]) == 3

@@ -25,7 +25,7 @@ from seqvae.analysis.evaluation import evaluate_in_data_units
 from seqvae.analysis.latent import reconstruction_errors, sequence_reconstructions, uniform_ball
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
-from seqvae.data.arrays import ArrayDataset, check_finite, read_array_file
+from seqvae.data.arrays import ArrayDataset, check_finite, read_array_file, read_array_names
 from seqvae.data.readers import SequenceTable, iter_parquet_sequences, read_sequences
 from seqvae.data.sequences import SequenceDataset, length_mask
 from seqvae.data.sources import (
@@ -121,6 +121,7 @@ def _own_examples(loaded: LoadedModel, split: str) -> Examples:
         bundle = bundle_sequences(table, run.data, run.seed)
     else:
         bundle = load_data(run.data, run.seed, sequences=False)
+        names = list(bundle.feature_names) or None
     if bundle.features != model.features:
         raise DataError(
             f"{loaded.path}: the run's data, rebuilt from its config, have {bundle.features} features; "
@@ -210,7 +211,10 @@ def _file_examples(loaded: LoadedModel, cfg: Any, paths: list[Path]) -> Examples
     }
     cond = None if condition is None else torch.as_tensor(np.asarray(condition, dtype=np.float32))
     dataset = ArrayDataset(torch.as_tensor(values, dtype=torch.float32), labs, cond)
-    return _examples_of(dataset, source)
+    examples = _examples_of(dataset, source)
+    names = read_array_names(paths[0]) if cfg.kind == "file" and len(paths) == 1 else []
+    examples.feature_names = names if len(names) == width else None
+    return examples
 
 
 def read_model_input(loaded: LoadedModel, path: str | Path, seed: int = 0) -> ArrayDataset | SequenceDataset:

@@ -142,6 +142,23 @@ def read_array_file(path: str | Path, key: str | None = None) -> np.ndarray:
     return arr
 
 
+def read_array_names(path: str | Path) -> list[str]:
+    """The column names of a text table's header line (``.csv``/``.txt``/``.tsv`` whose first row is not
+    numeric); empty for a file without one or of another type."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".txt", ".tsv") or not path.is_file():
+        return []
+    with path.open() as fh:
+        first = next((ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")), "")
+    delim = "," if "," in first else ("\t" if "\t" in first else None)
+    names = [p.strip().strip('"') for p in first.split(delim)]
+    try:
+        [float(v) for v in names]
+    except ValueError:
+        return names
+    return []
+
+
 def _read_text_table(path: Path) -> np.ndarray:
     text = path.read_text()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

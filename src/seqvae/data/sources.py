@@ -12,7 +12,7 @@ import numpy as np
 
 from seqvae.config import DataConfig, SequenceDataConfig
 from seqvae.data import molecular, toy
-from seqvae.data.arrays import DataBundle, bundle_arrays, read_array_file
+from seqvae.data.arrays import DataBundle, bundle_arrays, read_array_file, read_array_names
 from seqvae.data.prepare import Normalizer, split_by_id
 from seqvae.data.readers import SequenceTable, read_sequences
 from seqvae.data.sequences import SequenceDataset, resample_linear, resample_random, to_absolute, to_relative
@@ -168,7 +168,11 @@ def load_data(cfg: DataConfig, seed: int, sequences: bool = False) -> DataBundle
     condition = labels.pop("condition", None)  # conditional data (data.kind=planning) only
     if np.ndim(values) == 5 and cfg.normalize:  # videos (N, T, H, W, C): frames stay in [0, 1]
         raise ConfigError(f"data.kind={cfg.kind} produces videos, which are not normalised; set data.normalize=false")
-    return bundle_arrays(values, labels, cfg.val_fraction, cfg.test_fraction, cfg.normalize, seed, condition=condition)
+    bundle = bundle_arrays(values, labels, cfg.val_fraction, cfg.test_fraction, cfg.normalize, seed, condition=condition)
+    if cfg.kind == "file":  # a CSV's header names the features (reconstruct's table, figures' axes)
+        names = read_array_names(cfg.path)
+        bundle.feature_names = names if len(names) == bundle.features else []
+    return bundle
 
 
 def load_sequences(cfg: DataConfig, seed: int) -> SequenceTable:
