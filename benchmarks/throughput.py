@@ -4,9 +4,9 @@ Two configurations, both batch 64, Gaussian fixed-std likelihood, β-ELBO (β = 
 Adam (lr 1e-3), fixed-length sequences (every sequence has the same length, so both sides see
 identical tensors and no padding):
 
-* ``vrae-basketball``: seqvae's ``VRAE`` with model preset ``vrae-basketball`` (3 features, T = 50,
+* ``vrae-basketball``: seqvae's ``VRAE`` as source 000 sizes it (:data:`MODELS`; 3 features, T = 50,
   LSTM-64 encoder, latent 2, LSTM-64 decoder fed its own previous output, learned stop head).
-* ``strokes-paper``: seqvae's ``StackedLSTMVAE`` with model preset ``strokes-paper`` (2 features,
+* ``strokes-paper``: seqvae's ``StackedLSTMVAE`` as source 001 sizes it (:data:`MODELS`; 2 features,
   T = 60, 2 x LSTM-512 encoder, latent 64, LSTM-512 then LSTM-2 decoder, no stop head).
 
 The "plain" side of each is a hand-written ``nn.Module`` in this file doing the same arithmetic:
@@ -93,10 +93,20 @@ LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 # --------------------------------------------------------------------------- configurations
 
 
+# the models measured, by name (the values of the model presets of these names, which models no longer name)
+MODELS: dict[str, dict[str, Any]] = {
+    "vrae-basketball": {"kind": "vrae", "hidden": 64, "layers": 1, "latent_dim": 2, "end_of_sequence": True, "max_length": 120},
+    "strokes-paper": {
+        "kind": "stacked-lstm", "hidden": 512, "layers": 2, "latent_dim": 64, "decoder_hidden": 512, "decoder_layers": 1,
+        "end_of_sequence": False, "max_length": 60, "likelihood": {"kind": "gaussian", "std": 0.7071067811865476},
+    },
+}
+
+
 @dataclass
 class Setup:
     name: str
-    preset: str
+    preset: str  # a name in MODELS
     features: int
     length: int
     batch: int
@@ -123,7 +133,7 @@ def setups(args: argparse.Namespace) -> list[Setup]:
 def run_config(setup: Setup) -> RunConfig:
     return load_run_config(
         base={
-            "model": {"preset": setup.preset, **setup.model_overrides},
+            "model": {**MODELS[setup.preset], **setup.model_overrides},
             "train": {"batch_size": setup.batch, "max_epochs": 1, "progress_bar": False, "lr": 1e-3, "optimizer": "adam"},
             "objective": {"kind": "elbo", "beta": 1.0, "anneal": {"kind": "constant"}},
         }

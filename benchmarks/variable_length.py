@@ -48,8 +48,13 @@ from seqvae.models.base import build_model  # noqa: E402
 from seqvae.objectives import elbo_terms  # noqa: E402
 
 MODELS = {
-    "vrae": {"preset": "vrae-basketball", "features": 3},
-    "strokes": {"preset": "strokes-cpu", "features": 2},
+    "vrae": {"preset": "vrae-basketball", "model": tp.MODELS["vrae-basketball"], "features": 3},
+    "strokes": {
+        "preset": "strokes-cpu",
+        "model": {"kind": "stacked-lstm", "hidden": 128, "layers": 2, "latent_dim": 16, "decoder_hidden": 128,
+                  "decoder_layers": 1, "end_of_sequence": False, "max_length": 60},
+        "features": 2,
+    },
 }
 
 
@@ -90,8 +95,8 @@ def bench(name: str, args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {"likelihood": {"kind": "gaussian"}}
     if args.quick:
         overrides |= {"hidden": 16} if name == "vrae" else {"hidden": 16, "decoder_hidden": 16, "latent_dim": 4}
-    fast = build_model({"preset": spec["preset"], **overrides, "max_length": args.max_length}, spec["features"])
-    naive = build_model({"preset": spec["preset"], **overrides, "max_length": args.max_length,
+    fast = build_model({**spec["model"], **overrides, "max_length": args.max_length}, spec["features"])
+    naive = build_model({**spec["model"], **overrides, "max_length": args.max_length,
                          **({"skip_finished": False} if name == "vrae" else {})}, spec["features"])
     naive.load_state_dict(fast.state_dict())
     plain = tp.build_plain(fast)

@@ -153,14 +153,14 @@ def test_angles_are_seen_as_sin_cos_so_plus_and_minus_pi_look_alike() -> None:
 
 
 def test_config_is_validated_and_the_preset_builds() -> None:
-    model = build_model({"preset": "cvae-planning"}, 2)
+    model = build_model(load_run_config("planning").model, 2)
     cfg = model.config
     assert (cfg.grid, cfg.state_dim, cfg.prior, cfg.grid_channels) == (32, 2, "standard", [8, 16, 32])
     assert model.condition_width == 2 + 2 + 32 * 32
     assert sum(p.numel() for p in model.parameters()) < 200_000  # CPU-sized
     rebuilt = build_model(model.config_dict(), 2)
     assert rebuilt.config == cfg
-    assert build_model({"preset": "cvae-planning", "prior": "learned"}, 2).prior_net is not None
+    assert build_model({**load_run_config("planning").model, "prior": "learned"}, 2).prior_net is not None
     with pytest.raises(ConfigError, match="unknown config key model.grid_size"):
         build_model({**SMALL, "grid_size": 8}, 2)
     with pytest.raises(ConfigError, match="model.state_dim is 2 but the data has 3 features"):

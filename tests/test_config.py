@@ -14,13 +14,14 @@ from seqvae.config import (
     from_dict,
     load_run_config,
     parse_override,
+    resolve_config_path,
     select_preset,
     shipped_configs,
     to_dict,
 )
 from seqvae.errors import ConfigError
 from seqvae.models import build_model
-from seqvae.models.base import expand_model_preset, parse_model_config
+from seqvae.models.base import parse_model_config
 
 
 def _features(name: str, model: dict) -> int:
@@ -34,16 +35,15 @@ def _features(name: str, model: dict) -> int:
 
 @pytest.mark.parametrize("name", shipped_configs())
 def test_every_shipped_config_and_preset_parses_builds_and_round_trips(name: str) -> None:
-    raw = yaml.safe_load((Path(__file__).parents[1] / "src/seqvae/configs" / f"{name}.yaml").read_text())
+    raw = yaml.safe_load(resolve_config_path(name).read_text())
     for preset in ["fast", *(raw.get("presets") or {})]:
         cfg = load_run_config(name, preset=preset)
         assert from_dict(RunConfig, to_dict(cfg)) == cfg  # what config.json stores rebuilds the same config
         if cfg.model.get("kind") == "auto":  # resolved from the data (tests/test_defaults.py)
             continue
         parse_model_config(cfg.model)
-        model = build_model(cfg.model, _features(name, expand_model_preset(cfg.model)))
-        expanded = expand_model_preset(cfg.model)
-        assert model.latent_dim == expanded["f_dim" if expanded["kind"] == "dsae" else "latent_dim"]
+        model = build_model(cfg.model, _features(name, cfg.model))
+        assert model.latent_dim == cfg.model["f_dim" if cfg.model["kind"] == "dsae" else "latent_dim"]
 
 
 def test_shipped_configs_include_the_dmol_experiments() -> None:
@@ -125,7 +125,7 @@ def test_model_section_is_validated_against_its_kind() -> None:
         parse_model_config({"kind": "transformer"})
     with pytest.raises(ConfigError, match="unknown config key model.hiden"):
         parse_model_config({"kind": "mlp", "hiden": [8]})
-    with pytest.raises(ConfigError, match=r"model.kind \(or model.preset\) is required"):
+    with pytest.raises(ConfigError, match=r"model.kind is required"):
         load_run_config(base={"model": {"latent_dim": 2}})
 
 

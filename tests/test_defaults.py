@@ -26,6 +26,7 @@ from seqvae.defaults import (
     step_budget,
     unfinished_schedules,
 )
+from seqvae.errors import ConfigError
 from seqvae.models import build_model, parse_model_config
 from seqvae.models.linear import LinearGaussianConfig, LinearGaussianVAE
 from seqvae.models.mlp import interpolate_steps
@@ -142,9 +143,11 @@ def test_step_budget_scales_with_the_data() -> None:
     assert step_budget(10**6, 64)[0] == 30000
 
 
-def test_model_kind_overrides_a_preset() -> None:
-    cfg = parse_model_config({"preset": "strokes-cpu", "kind": "vrae", "bidirectional": True})
+def test_model_kind_override_keeps_the_settings_the_new_kind_has() -> None:
+    cfg = parse_model_config(load_run_config("strokes", ["model.kind=vrae", "model.bidirectional=true"]).model)
     assert cfg.kind == "vrae" and cfg.hidden == 128 and cfg.bidirectional and cfg.latent_dim == 16
+    with pytest.raises(ConfigError, match="unknown config key model.bidirectionl"):  # a typo among the overrides
+        parse_model_config(load_run_config("strokes", ["model.kind=vrae", "model.bidirectionl=true"]).model)
     cli = load_run_config("vrae-sinusoids", ["model.kind=stacked-lstm"])
     assert parse_model_config(cli.model).kind == "stacked-lstm"
 

@@ -13,7 +13,7 @@ import torch
 pytest.importorskip("ompl")
 
 from seqvae import plots
-from seqvae.config import DataConfig
+from seqvae.config import DataConfig, load_run_config
 from seqvae.data.sources import load_data
 from seqvae.domains.planning import figures as planning_figures
 from seqvae.domains.planning.data import area_occupancy_grids
@@ -29,7 +29,6 @@ from seqvae.domains.planning.world import World, narrow_passage, stack_worlds
 from seqvae.errors import ConfigError
 from seqvae.experiments import run_experiment
 from seqvae.models import build_model
-from seqvae.models.base import MODEL_PRESETS
 from seqvae.models.conditional import condition_width
 
 TINY = [
@@ -129,7 +128,7 @@ def test_planning_data_kind_gives_cvae_conditions(tmp_path: Path) -> None:
     for split in (bundle.train, bundle.val, bundle.test):
         assert split.condition is not None and split.condition.shape == (len(split), width)
     assert "condition" not in bundle.labels
-    model = build_model({**MODEL_PRESETS["cvae-planning"], "grid": 16}, bundle.features)
+    model = build_model({**load_run_config("planning").model, "grid": 16}, bundle.features)
     batch = bundle.train.batch()
     out = model(batch)
     assert out.recon_log_prob.shape == (len(bundle.train),)
@@ -152,7 +151,7 @@ def test_area_occupancy_shows_a_gap_narrower_than_a_cell() -> None:
 
 def test_learned_sampler_serves_seeded_states_in_order() -> None:
     torch.manual_seed(0)
-    model = build_model({**MODEL_PRESETS["cvae-planning"], "grid": 0}, 2)
+    model = build_model({**load_run_config("planning").model, "grid": 0}, 2)
     cond = np.array([0.1, 0.2, 0.9, 0.8], dtype=np.float32)
     a = learned_sampler(model, cond, seed=5, batch=8)
     b = learned_sampler(model, cond, seed=5, batch=8)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from seqvae.api import _sequence_arrays
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
-from seqvae.config import DataConfig, ObjectiveConfig, SequenceDataConfig
+from seqvae.config import DataConfig, ObjectiveConfig, SequenceDataConfig, load_run_config
 from seqvae.data.prepare import split_by_id
 from seqvae.data.readers import write_sequences_csv, write_sequences_npz
 from seqvae.data.sequences import (
@@ -238,14 +238,15 @@ def test_scheduled_sampling_probabilities() -> None:
     assert teacher_forcing_probability(VRAEConfig(teacher_forcing=0.3), 10**6) == 0.3
 
 
-def test_model_presets_hold_the_source_sizes() -> None:
-    paper = build_model({"preset": "strokes-paper"}, 2)
+def test_shipped_models_hold_the_source_sizes() -> None:
+    # source 001's model on its (x, y) strokes: the strokes paper model without the pen flag's Bernoulli
+    paper = build_model({**load_run_config("strokes", preset="paper").model, "likelihood": {"kind": "gaussian"}}, 2)
     assert paper.encoder.rnn.hidden_size == 512 and paper.encoder.rnn.num_layers == 2
     assert paper.latent_dim == 64 and paper.decoder.hidden_size == 512 and paper.to_output.hidden_size == 2
-    vrae = build_model({"preset": "vrae-basketball", "latent_dim": 3}, 3)  # keys given override the preset
+    vrae = build_model({**load_run_config("basketball").model, "latent_dim": 3}, 3)
     assert vrae.latent_dim == 3 and vrae.cells[0].hidden_size == 64
-    with pytest.raises(ConfigError, match="not a known model preset"):
-        build_model({"preset": "nope"}, 2)
+    with pytest.raises(ConfigError, match=r"model.preset \('strokes-paper'\) was removed.*--config strokes --preset paper"):
+        build_model({"preset": "strokes-paper"}, 2)
 
 
 def test_generation_ends_at_the_requested_length_or_the_stop_head() -> None:

@@ -11,7 +11,7 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from seqvae.config import ObjectiveConfig
+from seqvae.config import ObjectiveConfig, load_run_config
 from seqvae.data.sequences import SequenceBatch
 from seqvae.distributions import StrokeMixtureHead, masked_log_prob
 from seqvae.errors import ConfigError
@@ -300,10 +300,10 @@ def test_reconstruction_is_a_one_step_ahead_point_prediction() -> None:
 
 
 def test_config_presets_and_errors() -> None:
-    cpu = build_model({"preset": "strokes-mdn-cpu"}, 3)
+    cpu = build_model(load_run_config("strokes-mdn").model, 3)
     assert cpu.latent_dim == 16 and cpu.head.mixtures == 5 and cpu.encoder.rnn.hidden_size == 64
     assert cpu.encoder.bidirectional and cpu.config.generation_temperature == 0.5 and cpu.config.end_of_sequence is False
-    big = build_model({"preset": "strokes-mdn", "mixtures": 4}, 3)
+    big = build_model({**load_run_config("strokes-mdn", preset="paper").model, "mixtures": 4}, 3)
     assert big.latent_dim == 32 and big.decoder.hidden_size == 256 and big.head.mixtures == 4
     assert big.head.num_params == 6 * 4 + 1
     with pytest.raises(ConfigError, match="3 features"):

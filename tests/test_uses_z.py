@@ -50,7 +50,8 @@ def test_a_decoder_that_ignores_z_has_no_used_units_on_padded_sequences():
     """Stacked-LSTM decoder with its input weights zeroed: every unit can be active, none is used; padded
     steps (NaN here) never reach the diagnostic."""
     torch.manual_seed(1)
-    model = build_model({"preset": "strokes-cpu", "hidden": 16, "decoder_hidden": 16, "latent_dim": 4}, 2)
+    model = build_model({"kind": "stacked-lstm", "hidden": 16, "layers": 2, "latent_dim": 4, "decoder_hidden": 16,
+                         "decoder_layers": 1, "end_of_sequence": False, "max_length": 60}, 2)
     with torch.no_grad():
         model.decoder.weight_ih_l0.zero_()
     rng = np.random.default_rng(0)
