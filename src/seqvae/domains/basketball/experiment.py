@@ -216,7 +216,7 @@ def run_basketball(
     train_seconds = time.perf_counter() - start
     model, bundle = result.model, result.bundle
     if not model.sequence_input:
-        raise ConfigError(f"{NAME} needs a sequence model (e.g. model.preset=vrae-basketball), got {model.kind}")
+        raise ConfigError(f"{NAME} needs a sequence model (e.g. model.kind=vrae), got {model.kind}")
     val = bundle.val
     if len(val) < 20:
         raise DataError(f"{NAME}: the validation split has {len(val)} shots; the probes need at least 20")

@@ -284,7 +284,7 @@ def _warn_single_class(single: list[str]) -> str:
 
 def _check_model(model: Any) -> None:
     if not model.video_input:
-        raise ConfigError(f"{NAME} needs a video model (model.preset=dsae-cpu or dsae-paper), got {model.kind}")
+        raise ConfigError(f"{NAME} needs a video model (model.kind=dsae, as sprites.yaml writes it), got {model.kind}")
     if model.config.layout != "channels-last":
         raise ConfigError(f"{NAME} feeds channels-last videos (N, T, H, W, C): set model.layout=channels-last")
 
