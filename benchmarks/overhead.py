@@ -95,8 +95,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import throughput as tp  # noqa: E402  (cpu_info, clock_in_fit)
 
 from seqvae.config import RunConfig, load_run_config  # noqa: E402
-from seqvae.data.arrays import DataBundle, bundle_arrays  # noqa: E402
 from seqvae.data.batch import Batch  # noqa: E402
+from seqvae.data.prepare import DataBundle, bundle_arrays
 from seqvae.data.sequences import LengthBucketSampler  # noqa: E402
 from seqvae.data.sources import load_data  # noqa: E402
 from seqvae.distributions import diagonal_gaussian  # noqa: E402

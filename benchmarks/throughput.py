@@ -80,7 +80,7 @@ from torch import Tensor, nn
 
 import seqvae.training as seqvae_training
 from seqvae.config import RunConfig, load_run_config
-from seqvae.data.arrays import DataBundle
+from seqvae.data.prepare import DataBundle
 from seqvae.data.sequences import SequenceBatch, SequenceDataset
 from seqvae.models import build_model
 from seqvae.models.base import VAE

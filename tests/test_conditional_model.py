@@ -13,8 +13,9 @@ from torch.distributions import Independent, Normal, kl_divergence
 
 from seqvae.checkpoint import load_model
 from seqvae.config import load_run_config
-from seqvae.data.arrays import ArrayDataset, bundle_arrays, make_loader
+from seqvae.data.arrays import ArrayDataset, make_loader
 from seqvae.data.batch import Batch
+from seqvae.data.prepare import bundle_arrays
 from seqvae.domains.planning.world import narrow_passage
 from seqvae.errors import ConfigError, DataError
 from seqvae.models import VAE, build_model

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from seqvae.config import DataConfig
-from seqvae.data.arrays import ArrayDataset, bundle_arrays, make_loader, read_array_file
-from seqvae.data.prepare import Normalizer, split_indices
+from seqvae.data.arrays import ArrayDataset, make_loader, read_array_file
+from seqvae.data.prepare import Normalizer, bundle_arrays, split_indices
 from seqvae.data.sources import generate, load_data
 from seqvae.domains.dmol.data import dmol_bimodal, dmol_categorical
 from seqvae.errors import ConfigError, DataError

@@ -12,9 +12,8 @@ import torch
 from sklearn.decomposition import PCA
 
 from seqvae.config import AnnealConfig, load_run_config
-from seqvae.data.arrays import bundle_arrays
 from seqvae.data.batch import Batch
-from seqvae.data.prepare import split_by_id, split_indices
+from seqvae.data.prepare import bundle_arrays, split_by_id, split_indices
 from seqvae.data.readers import write_sequences_npz
 from seqvae.data.sequences import resample_linear
 from seqvae.defaults import (

@@ -31,8 +31,9 @@ import torch
 
 from seqvae.checkpoint import export_model, load_run
 from seqvae.config import ObjectiveConfig, RunConfig, from_dict
-from seqvae.data.arrays import ArrayDataset, DataBundle
+from seqvae.data.arrays import ArrayDataset
 from seqvae.data.batch import Batch
+from seqvae.data.prepare import DataBundle
 from seqvae.data.sequences import SequenceBatch, SequenceDataset, length_mask
 from seqvae.models import MODEL_REGISTRY, VAE, ModelOutput, build_model
 from seqvae.objectives import (

@@ -14,19 +14,18 @@ from seqvae.api import _sequence_arrays
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
 from seqvae.config import DataConfig, ObjectiveConfig, SequenceDataConfig, load_run_config
-from seqvae.data.prepare import split_by_id
+from seqvae.data.prepare import bundle_sequences, fit_sequence_normalizer, split_by_id
 from seqvae.data.readers import write_sequences_csv, write_sequences_npz
 from seqvae.data.sequences import (
     LengthBucketSampler,
     SequenceBatch,
     SequenceDataset,
-    fit_sequence_normalizer,
     resample_linear,
     resample_random,
     to_absolute,
     to_relative,
 )
-from seqvae.data.sources import bundle_sequences, load_sequences
+from seqvae.data.sources import load_sequences
 from seqvae.data.toy import sinusoids
 from seqvae.errors import ConfigError, DataError
 from seqvae.models import build_model
@@ -377,9 +376,9 @@ def test_vrae_learns_the_two_generating_parameters(tmp_path: Path) -> None:
 
 def test_unscaled_features_pass_normalisation_and_to_relative_inverts_to_absolute() -> None:
     from seqvae.config import DataConfig, SequenceDataConfig
+    from seqvae.data.prepare import bundle_sequences, prepare_sequences
     from seqvae.data.readers import SequenceTable
     from seqvae.data.sequences import to_absolute
-    from seqvae.data.sources import bundle_sequences, prepare_sequences
 
     rng = np.random.default_rng(0)
     seqs = []

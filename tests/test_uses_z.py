@@ -151,8 +151,8 @@ def test_stacked_lstm_on_many_stroke_shapes_uses_every_unit_it_reports(tmp_path,
     raises the test reconstruction error when shuffled, as does every unit reported active."""
     from seqvae.analysis.latent import latent_means
     from seqvae.config import load_run_config
+    from seqvae.data.prepare import bundle_sequences
     from seqvae.data.readers import SequenceTable
-    from seqvae.data.sources import bundle_sequences
     from seqvae.training import fit
 
     cfg = load_run_config(

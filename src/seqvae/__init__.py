@@ -45,7 +45,7 @@ _LAZY = {  # public name -> the module that defines it
     "LoadedModel": "seqvae.checkpoint",
     "load_data": "seqvae.data.sources",
     "register_data_kind": "seqvae.data.sources",
-    "DataBundle": "seqvae.data.arrays",
+    "DataBundle": "seqvae.data.prepare",
     "Batch": "seqvae.data.batch",
     "SequenceBatch": "seqvae.data.sequences",
     "Objective": "seqvae.objectives",
@@ -110,8 +110,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from seqvae.analysis.evaluation import evaluate_model
     from seqvae.checkpoint import LoadedModel, export_model, load_model, load_run
     from seqvae.config import RunConfig, load_run_config, shipped_configs
-    from seqvae.data.arrays import DataBundle
     from seqvae.data.batch import Batch
+    from seqvae.data.prepare import DataBundle
     from seqvae.data.sequences import SequenceBatch
     from seqvae.data.sources import load_data, register_data_kind
     from seqvae.experiments import register_experiment, run_experiment

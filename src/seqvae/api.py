@@ -26,18 +26,10 @@ from seqvae.analysis.latent import reconstruction_errors, sequence_reconstructio
 from seqvae.checkpoint import LoadedModel, load_run
 from seqvae.config import EvalConfig, SequenceDataConfig
 from seqvae.data.arrays import ArrayDataset, check_finite, read_array_file, read_array_names
+from seqvae.data.prepare import bundle_sequences, prepare_sequences
 from seqvae.data.readers import SequenceTable, iter_parquet_sequences, read_sequences
 from seqvae.data.sequences import SequenceDataset, length_mask
-from seqvae.data.sources import (
-    bundle_sequences,
-    data_config_for,
-    load_arrays,
-    load_data,
-    load_sequences,
-    missing_path,
-    prepare_sequences,
-    same_source,
-)
+from seqvae.data.sources import data_config_for, load_arrays, load_data, load_sequences, missing_path, same_source
 from seqvae.data.streaming import NpzStreamWriter
 from seqvae.errors import CheckpointError, DataError
 from seqvae.io import save_npz_atomic, write_bytes_atomic, write_json_atomic

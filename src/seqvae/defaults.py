@@ -39,7 +39,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 
 from seqvae.config import RunConfig, deep_merge, from_dict, to_dict
-from seqvae.data.arrays import DataBundle
+from seqvae.data.prepare import DataBundle
 from seqvae.errors import ConfigError, DataError
 
 AUTO_KIND = "auto"

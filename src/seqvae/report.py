@@ -28,7 +28,8 @@ import torch
 from seqvae import __version__, plots
 from seqvae.analysis.latent import is_binary, latent_means
 from seqvae.checkpoint import LoadedModel, load_run
-from seqvae.data.arrays import ArrayDataset, DataBundle
+from seqvae.data.arrays import ArrayDataset
+from seqvae.data.prepare import DataBundle
 from seqvae.data.sequences import SequenceDataset
 from seqvae.data.sources import load_data
 from seqvae.distributions import gaussian_kl_per_dim

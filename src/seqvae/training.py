@@ -40,8 +40,9 @@ from seqvae._lightning_logs import quiet_lightning
 from seqvae.analysis.usage import latent_usage
 from seqvae.checkpoint import export_model, lightning_model_state, read_lightning_checkpoint
 from seqvae.config import ObjectiveConfig, RunConfig, TrainConfig, to_dict
-from seqvae.data.arrays import DataBundle, make_loader
+from seqvae.data.arrays import make_loader
 from seqvae.data.batch import Batch
+from seqvae.data.prepare import DataBundle
 from seqvae.data.sequences import make_bucketed_loader
 from seqvae.data.sources import load_data
 from seqvae.distributions import BernoulliHead, CategoricalHead

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -13,7 +11,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqvae.data.batch import Batch, identity_collate
-from seqvae.data.prepare import Normalizer, split_indices
 from seqvae.errors import DataError
 
 
@@ -188,62 +185,3 @@ def _read_text_table(path: Path) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
-@dataclass
-class DataBundle:
-    """Train/val/test datasets in model units plus the normaliser mapping back to data units.
-
-    For sequence data the datasets are :class:`~seqvae.data.sequences.SequenceDataset` objects.
-    """
-
-    train: Any  # ArrayDataset, or SequenceDataset for sequence models
-    val: Any
-    test: Any
-    normalizer: Normalizer | None
-    features: int
-    raw: Any  # all examples in data units, for analysis: an array, or a list of (T_i, F) arrays
-    labels: dict[str, np.ndarray] = field(default_factory=dict)
-    splits: dict[str, np.ndarray] = field(default_factory=dict)
-    ids: list[str] = field(default_factory=list)  # sequence ids (sequence data)
-    feature_names: list[str] = field(default_factory=list)  # as the file names them (axis labels); empty if it does not
-
-
-def bundle_arrays(
-    values: np.ndarray,
-    labels: dict[str, np.ndarray],
-    val_fraction: float,
-    test_fraction: float,
-    normalize: bool,
-    seed: int,
-    condition: np.ndarray | None = None,
-) -> DataBundle:
-    """Split ``values`` by ``seed``, fit the normaliser on train, and wrap each split as a dataset.
-
-    ``condition`` ``(N, C)``, if given, rides along with each example as ``Batch.condition`` (never normalised).
-    """
-    values = np.asarray(values, dtype=np.float32)
-    check_finite(values, "data")
-    if condition is not None:
-        condition = np.asarray(condition, dtype=np.float32)
-        if condition.ndim != 2 or len(condition) != len(values):
-            raise DataError(f"condition must be ({len(values)}, C) for {len(values)} examples, got {condition.shape}")
-        check_finite(condition, "condition")
-    splits = split_indices(len(values), val_fraction, test_fraction, seed)
-    normalizer = Normalizer.fit(values[splits["train"]]) if normalize else None
-    model_values = normalizer.transform(values) if normalizer is not None else values
-
-    def make(idx: np.ndarray) -> ArrayDataset:
-        labs = {k: torch.as_tensor(np.asarray(v)[idx]) for k, v in labels.items()}
-        cond = None if condition is None else torch.as_tensor(condition[idx])
-        return ArrayDataset(torch.as_tensor(model_values[idx], dtype=torch.float32), labs, cond)
-
-    return DataBundle(
-        train=make(splits["train"]),
-        val=make(splits["val"]),
-        test=make(splits["test"]),
-        normalizer=normalizer,
-        # values per example, or per frame for videos (N, T, H, W, C)
-        features=int(np.prod(values.shape[2:])) if values.ndim == 5 else values.shape[1],
-        raw=values,
-        labels=labels,
-        splits=splits,
-    )

@@ -17,7 +17,6 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqvae.data.batch import Batch, identity_collate
-from seqvae.data.prepare import Normalizer
 from seqvae.errors import DataError
 
 
@@ -195,11 +194,6 @@ def _divisible(batches: list[list[int]], world: int) -> list[list[int]]:
 
 
 # --------------------------------------------------------------------------- normalisation
-
-
-def fit_sequence_normalizer(dataset: SequenceDataset) -> Normalizer:
-    """Per-feature mean and std over the real (unpadded) steps of ``dataset``."""
-    return Normalizer.fit(dataset.values.numpy(), dataset.mask.numpy())
 
 
 # --------------------------------------------------------------------------- resampling

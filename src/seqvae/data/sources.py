@@ -10,12 +10,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from seqvae.config import DataConfig, SequenceDataConfig
+from seqvae.config import DataConfig
 from seqvae.data import molecular, toy
-from seqvae.data.arrays import DataBundle, bundle_arrays, read_array_file, read_array_names
-from seqvae.data.prepare import Normalizer, split_by_id
+from seqvae.data.arrays import read_array_file, read_array_names
+from seqvae.data.prepare import DataBundle, bundle_arrays, bundle_sequences, prepare_sequences
 from seqvae.data.readers import SequenceTable, read_sequences
-from seqvae.data.sequences import SequenceDataset, resample_linear, resample_random, to_absolute, to_relative
 from seqvae.errors import ConfigError, DataError
 from seqvae.registry import Registry
 
@@ -202,52 +201,3 @@ def load_sequences(cfg: DataConfig, seed: int) -> SequenceTable:
     return prepare_sequences(table, seq_cfg, seed)
 
 
-def prepare_sequences(table: SequenceTable, seq_cfg: SequenceDataConfig, seed: int) -> SequenceTable:
-    """Apply ``to_absolute`` and resampling to every sequence of ``table`` (in place; returned)."""
-    seqs = table.sequences
-    for name in ("to_absolute", "to_relative", "unscaled"):
-        bad = [i for i in getattr(seq_cfg, name) if i >= table.features]
-        if bad:
-            raise ConfigError(f"data.sequence.{name}: feature {bad[0]} does not exist ({table.features} features)")
-    if seq_cfg.to_absolute:
-        seqs = [to_absolute(s, seq_cfg.to_absolute).astype(np.float32) for s in seqs]
-    if seq_cfg.resample == "linear":
-        seqs = [resample_linear(s, seq_cfg.length) for s in seqs]
-    elif seq_cfg.resample == "random":
-        rng = np.random.default_rng([seed, 1])
-        seqs = [resample_random(s, seq_cfg.length, rng) for s in seqs]
-    if seq_cfg.to_relative:  # after resampling, which works on positions
-        seqs = [to_relative(s, seq_cfg.to_relative).astype(np.float32) for s in seqs]
-    table.sequences = seqs
-    return table
-
-
-def bundle_sequences(table: SequenceTable, cfg: DataConfig, seed: int) -> DataBundle:
-    """Split sequences by id, fit the normaliser on the training split's real steps, wrap as datasets."""
-    if len(table) == 0:
-        raise DataError(f"{table.source}: no sequences")
-    splits = split_by_id(table.ids, cfg.val_fraction, cfg.test_fraction, seed)
-    labels = {k: np.asarray(v) for k, v in table.labels.items()}
-    normalizer = None
-    if cfg.normalize:
-        flat = np.concatenate([table.sequences[i] for i in splits["train"]])
-        normalizer = Normalizer.fit(flat, unscaled=cfg.sequence.unscaled)
-    model_seqs = [normalizer.transform(s) for s in table.sequences] if normalizer is not None else table.sequences
-
-    def make(idx: np.ndarray) -> SequenceDataset:
-        return SequenceDataset(
-            [model_seqs[i] for i in idx], {k: v[idx] for k, v in labels.items()}, [table.ids[i] for i in idx]
-        )
-
-    return DataBundle(
-        train=make(splits["train"]),
-        val=make(splits["val"]),
-        test=make(splits["test"]),
-        normalizer=normalizer,
-        features=table.features,
-        raw=table.sequences,
-        labels=labels,
-        splits=splits,
-        ids=list(table.ids),
-        feature_names=list(table.feature_names) if table.named_features else [],
-    )

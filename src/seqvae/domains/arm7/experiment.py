@@ -35,7 +35,7 @@ import torch
 
 from seqvae import plots
 from seqvae.config import RunConfig
-from seqvae.data.arrays import DataBundle, bundle_arrays
+from seqvae.data.prepare import DataBundle, bundle_arrays
 from seqvae.domains.planning import figures as planning_figures
 from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment

@@ -36,7 +36,7 @@ from seqvae.analysis.latent import (
     sequence_reconstructions,
 )
 from seqvae.config import RunConfig
-from seqvae.data.arrays import DataBundle
+from seqvae.data.prepare import DataBundle
 from seqvae.data.sequences import SequenceDataset
 from seqvae.domains.basketball import figures as basketball_figures
 from seqvae.errors import ConfigError, DataError

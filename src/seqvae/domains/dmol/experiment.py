@@ -35,7 +35,8 @@ from seqvae.analysis.metrics import (
     total_variation,
 )
 from seqvae.config import RunConfig
-from seqvae.data.arrays import ArrayDataset, DataBundle
+from seqvae.data.arrays import ArrayDataset
+from seqvae.data.prepare import DataBundle
 from seqvae.data.sources import load_data
 from seqvae.domains.dmol import figures as dmol_figures
 from seqvae.errors import ConfigError

@@ -39,7 +39,7 @@ import torch
 
 from seqvae import plots
 from seqvae.config import RunConfig
-from seqvae.data.arrays import DataBundle, bundle_arrays
+from seqvae.data.prepare import DataBundle, bundle_arrays
 from seqvae.domains.planning import figures as planning_figures
 from seqvae.domains.planning.data import area_occupancy_grids, planning_arrays
 from seqvae.domains.planning.dataset import build_dataset, held_out_problems

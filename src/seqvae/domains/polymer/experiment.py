@@ -30,7 +30,7 @@ import torch
 from seqvae import plots
 from seqvae.analysis.latent import latent_means, optimise_latent
 from seqvae.analysis.metrics import gaussian_baseline, wasserstein_1d
-from seqvae.data.arrays import DataBundle
+from seqvae.data.prepare import DataBundle
 from seqvae.domains.polymer import data as polymer
 from seqvae.domains.polymer import figures as polymer_figures
 from seqvae.errors import ConfigError, DataError

@@ -44,8 +44,9 @@ from seqvae.analysis.judge import (
     train_judge,
 )
 from seqvae.config import RunConfig
-from seqvae.data.arrays import ArrayDataset, DataBundle
+from seqvae.data.arrays import ArrayDataset
 from seqvae.data.batch import Batch
+from seqvae.data.prepare import DataBundle
 from seqvae.domains.sprites.data import sprite_videos
 from seqvae.errors import ConfigError, DataError
 from seqvae.experiments import register_experiment

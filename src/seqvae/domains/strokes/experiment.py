@@ -36,7 +36,7 @@ import torch
 from seqvae import plots
 from seqvae.analysis.classifier import accuracy, augmentation_study, fit_classifier
 from seqvae.analysis.latent import latent_means, sequence_reconstructions, uniform_ball
-from seqvae.data.arrays import DataBundle
+from seqvae.data.prepare import DataBundle
 from seqvae.domains.strokes import figures as strokes_figures
 from seqvae.domains.strokes.data import Canvas, drawable_digit, render_batch, strokes_to_absolute
 from seqvae.errors import DataError
