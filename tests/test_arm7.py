@@ -226,7 +226,9 @@ def test_arm7_settings_validate_overrides():
     from seqvae.errors import ConfigError
 
     s = arm7_settings("paper", ["arm7.n_grid=[50,25,25]", "arm7.lam=0.9"])
-    assert s["n_grid"] == [25, 50] and s["lam"] == 0.9 and s["train_worlds"] == 1000
+    assert s.n_grid == [25, 50] and s.lam == 0.9 and s.train_worlds == 1000
+    with pytest.raises(ConfigError, match="arm7.planner: expected one of"):
+        arm7_settings(None, ["arm7.planner=prm"])
     with pytest.raises(ConfigError, match="unknown arm7 setting"):
         arm7_settings(None, ["arm7.nope=1"])
     with pytest.raises(ConfigError, match="lam"):

@@ -105,7 +105,9 @@ def test_samples_for_and_n_star_rules() -> None:
 
 def test_settings_overrides_are_checked() -> None:
     s = planning_settings("paper", ["planning.n_grid=[100, 25]"])
-    assert s["n_grid"] == [25, 100] and s["eval_worlds"] > planning_settings(None, [])["eval_worlds"]
+    assert s.n_grid == [25, 100] and s.eval_worlds == 400 > planning_settings(None, []).eval_worlds == 100
+    with pytest.raises(ConfigError, match="planning.lam: expected a number"):  # typed
+        planning_settings(None, ["planning.lam=high"])
     with pytest.raises(ConfigError, match="unknown planning setting"):
         planning_settings(None, ["planning.nope=1"])
     with pytest.raises(ConfigError, match="preset"):

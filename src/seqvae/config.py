@@ -446,6 +446,11 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# a shipped config's section of settings for its experiment (``seqvae experiment NAME``), with its preset
+# overlays under ``presets: {NAME: {experiment: ...}}`` like every section; not part of the run config
+EXPERIMENT_SECTION = "experiment"
+
+
 def select_preset(raw: dict[str, Any], preset: str | None, source: str = "config") -> dict[str, Any]:
     """Drop the ``presets:`` section of a raw config, merging in the named one if asked.
 
@@ -479,6 +484,7 @@ def load_run_config(
         raw = select_preset(load_yaml(resolved), preset, str(resolved))
     else:
         raw = select_preset(dict(base or {}), preset)
+    raw.pop(EXPERIMENT_SECTION, None)  # the settings of the config's experiment, read by the experiment
     written = raw.get("model")
     raw = apply_overrides(raw, overrides)
     cfg = from_dict(RunConfig, raw)

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from seqvae import plots
 from seqvae.analysis.evaluation import evaluate_in_data_units
-from seqvae.config import RunConfig, load_run_config, to_dict
+from seqvae.config import (
+    EXPERIMENT_SECTION,
+    RunConfig,
+    from_dict,
+    load_run_config,
+    load_yaml,
+    parse_override,
+    resolve_config_path,
+    select_preset,
+    to_dict,
+)
 from seqvae.data.arrays import ArrayDataset
 from seqvae.data.prepare import Normalizer
 from seqvae.data.sequences import SequenceDataset
+from seqvae.errors import ConfigError
 from seqvae.io import write_json_atomic
 from seqvae.models.base import VAE
 
+T = TypeVar("T")
 FLOAT_DIGITS = 8  # significant digits kept in metrics.json
 
 
@@ -27,26 +40,20 @@ def split_overrides(overrides: list[str], namespace: str) -> tuple[list[str], li
     return mine, [o for o in overrides if o not in mine]
 
 
-def preset_settings(namespace: str, settings: dict[str, dict[str, Any]], preset: str | None, overrides: list[str]) -> dict[str, Any]:
-    """``settings["fast"]`` updated by the preset's entries, then by ``NAMESPACE.KEY=VALUE`` overrides
-    (unknown presets and keys refused with the valid ones named); the caller validates the values."""
-    import copy
-
-    from seqvae.config import parse_override
-    from seqvae.errors import ConfigError
-
-    name = preset or "fast"
-    if name not in settings:
-        raise ConfigError(f"{namespace}: unknown preset {name!r}; available: {', '.join(settings)}")
-    out = copy.deepcopy(settings["fast"])
-    out.update(copy.deepcopy(settings[name]))
+def experiment_settings(name: str, cls: type[T], namespace: str, preset: str | None, overrides: list[str]) -> T:
+    """The ``experiment:`` section of shipped config ``name`` (its preset's overlay merged in, as for every
+    section), then ``NAMESPACE.KEY=VALUE`` overrides, as the dataclass ``cls``: unknown presets and keys are
+    refused with the valid ones named, wrong types by :func:`~seqvae.config.from_dict`, values by ``cls``."""
+    path = resolve_config_path(name)
+    section = dict(select_preset(load_yaml(path), preset, str(path)).get(EXPERIMENT_SECTION) or {})
+    names = [f.name for f in dataclasses.fields(cls)]
     for text in overrides:
-        path, value = parse_override(text)
-        if len(path) != 2 or path[1] not in out:
-            valid = f", {namespace}.".join(out)
+        keys, value = parse_override(text)
+        if len(keys) != 2 or keys[1] not in names:
+            valid = f", {namespace}.".join(names)
             raise ConfigError(f"unknown {namespace} setting {text.split('=')[0]!r}; valid: {namespace}.{valid}")
-        out[path[1]] = value
-    return out
+        section[keys[1]] = value
+    return from_dict(cls, section, prefix=namespace)
 
 
 def experiment_config(

@@ -27,14 +27,15 @@ the same seed). Figures: ``arm_in_shelf.png`` (3-D: boxes and the arm along a le
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from seqvae import plots
-from seqvae.config import RunConfig
+from seqvae.config import RunConfig, to_dict
 from seqvae.data.prepare import DataBundle, bundle_arrays
 from seqvae.domains.planning import figures as planning_figures
 from seqvae.errors import ConfigError
@@ -42,7 +43,7 @@ from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
     experiment_config,
     header,
-    preset_settings,
+    experiment_settings,
     save_learning_curves,
     split_overrides,
     train_summary,
@@ -56,63 +57,49 @@ BAND = (0.2, 0.6)
 RATIO_MIN = 1.5
 SUCCESS_TARGET = 0.9
 
-SETTINGS: dict[str, dict[str, Any]] = {
-    "fast": {
-        "train_worlds": 200,  # training worlds x problems per world (RRT-Connect + shortcutting ~0.7 s each)
-        "problems_per_world": 2,
-        "states_per_path": 50,
-        # this share of each path's training states drawn towards low clearance (density ~ 1 / (clearance +
-        # clearance_scale), Coal distances in metres). Off: on 40 held-out problems 0.7 lowered learned PRM
-        # success (0.275 vs 0.40 at N = 25 with the same model settings)
-        "clearance_fraction": 0.0,
-        "clearance_scale": 0.02,
-        # every training row also with start and goal swapped (reversed paths); off: 0.325 vs 0.40 at N = 25 on
-        # 40 held-out problems, within noise
-        "reverse_rows": False,
-        "clutter_fraction": 0.1,  # share of training worlds that are open clutter (no shelf)
-        "planner": "rrtconnect",  # training paths: "rrtconnect" (+ simplifyMax) or "auto" (BIT* as well)
-        "solve_time": 5.0,
-        "solve_iterations": None,  # BIT* iterations when planner = auto
-        "eval_worlds": 110,  # held-out shelf worlds, one problem each; the feasible ones are evaluated
-        "reference_time": 5.0,  # RRT-Connect budget of the feasibility check
-        "n_grid": [15, 25, 50, 100],
-        "lam": 0.5,
-        "lam_ref": 0.9,
-        "k_neighbors": 10,
-        "sample_batch": 512,  # CVAE states decoded per call
-        "time_grid": [0.25, 0.5, 1.0, 2.0, 5.0],
-        "figure_samples": 400,
-    },
-    # ~10x the fast preset's planning work: ~4-5 h on 2 CPU cores (the collision checks are CPU work; a GPU only
-    # speeds up the CVAE's few minutes of training)
-    "paper": {
-        "train_worlds": 1000,
-        "problems_per_world": 3,
-        "planner": "auto",
-        "solve_iterations": 4000,
-        "eval_worlds": 320,
-        "n_grid": [25, 50, 100, 200, 400],
-    },
-}
+@dataclass
+class Arm7Settings:
+    """The experiment's data and evaluation settings: the ``experiment:`` section of arm7.yaml (the paper
+    preset's under ``presets: {paper: {experiment: ...}}``), ``--set arm7.KEY=VALUE`` on top; the comments
+    there say what each does. The sample grid is sorted and deduplicated."""
+
+    train_worlds: int
+    problems_per_world: int
+    states_per_path: int
+    clearance_fraction: float
+    clearance_scale: float
+    reverse_rows: bool
+    clutter_fraction: float
+    planner: Literal["rrtconnect", "auto", "bitstar", "rrtstar"]
+    solve_time: float
+    solve_iterations: int | None
+    eval_worlds: int
+    reference_time: float
+    n_grid: list[int]
+    lam: float
+    lam_ref: float
+    k_neighbors: int
+    sample_batch: int
+    time_grid: list[float]
+    figure_samples: int
+
+    def __post_init__(self) -> None:
+        grid = sorted(set(self.n_grid))
+        if not grid or grid[0] < 1:
+            raise ConfigError(f"arm7.n_grid must be a non-empty list of positive sample counts, got {self.n_grid!r}")
+        self.n_grid = grid
+        for key in ("lam", "lam_ref"):
+            if not 0.0 < getattr(self, key) <= 1.0:
+                raise ConfigError(f"arm7.{key} must lie in (0, 1], got {getattr(self, key)!r}")
+        if not 0.0 <= self.clearance_fraction <= 1.0 or not self.clearance_scale > 0:
+            raise ConfigError("arm7.clearance_fraction must lie in [0, 1] and arm7.clearance_scale be > 0")
+        if not 0.0 <= self.clutter_fraction < 1.0:
+            raise ConfigError(f"arm7.clutter_fraction must lie in [0, 1), got {self.clutter_fraction!r}")
 
 
-def arm7_settings(preset: str | None, overrides: list[str]) -> dict[str, Any]:
-    """:data:`SETTINGS` of the preset with ``arm7.KEY=VALUE`` overrides applied, validated."""
-    out = preset_settings("arm7", SETTINGS, preset, overrides)
-    grid = sorted({int(n) for n in out["n_grid"]})
-    if not grid or grid[0] < 1:
-        raise ConfigError(f"arm7.n_grid must be a non-empty list of positive sample counts, got {out['n_grid']!r}")
-    out["n_grid"] = grid
-    for key in ("lam", "lam_ref"):
-        if not 0.0 < float(out[key]) <= 1.0:
-            raise ConfigError(f"arm7.{key} must lie in (0, 1], got {out[key]!r}")
-    if not 0.0 <= float(out["clearance_fraction"]) <= 1.0 or not float(out["clearance_scale"]) > 0:
-        raise ConfigError("arm7.clearance_fraction must lie in [0, 1] and arm7.clearance_scale be > 0")
-    if not 0.0 <= float(out["clutter_fraction"]) < 1.0:
-        raise ConfigError(f"arm7.clutter_fraction must lie in [0, 1), got {out['clutter_fraction']!r}")
-    if out["planner"] not in ("rrtconnect", "auto", "bitstar", "rrtstar"):
-        raise ConfigError(f"arm7.planner must be rrtconnect, auto, bitstar or rrtstar, got {out['planner']!r}")
-    return out
+def arm7_settings(preset: str | None, overrides: list[str]) -> Arm7Settings:
+    """The experiment's settings for ``preset`` with ``arm7.KEY=VALUE`` overrides, validated."""
+    return experiment_settings(NAME, Arm7Settings, "arm7", preset, overrides)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -166,7 +153,7 @@ def success_at_time(runs: dict[int, list[Any]], budget: float) -> float:
     return best
 
 
-def evaluate(model: Any, problems: list[Any], settings: dict[str, Any], grid: int, seed: int, progress: Any = None):
+def evaluate(model: Any, problems: list[Any], settings: Arm7Settings, grid: int, seed: int, progress: Any = None):
     """Uniform PRM for every N, then the λ-mixture for every N and λ_ref at N*: ``(rows, runs, n_star)`` with
     ``runs[sampler][N]`` the per-problem :class:`PlanResult` lists."""
     from seqvae.domains.arm7.robot import problem_condition
@@ -174,30 +161,30 @@ def evaluate(model: Any, problems: list[Any], settings: dict[str, Any], grid: in
 
     model.eval()
     conds = [problem_condition(p, grid) for p in problems]
-    k = int(settings["k_neighbors"])
+    k = int(settings.k_neighbors)
     runs: dict[str, dict[int, list[Any]]] = {"uniform": {}, "learned": {}, "learned_ref": {}}
 
     def learned(lam: float, n: int) -> list[Any]:
         out = []
         for i, (pr, cond) in enumerate(zip(problems, conds)):
             s = _prm_seed(seed, i, n)
-            sampler = learned_sampler(model, cond, s, int(settings["sample_batch"]))
+            sampler = learned_sampler(model, cond, s, int(settings.sample_batch))
             out.append(plan_prm(pr, n, sampler, lam=lam, seed=s, k_neighbors=k))
             if progress is not None:
                 progress()
         return out
 
-    for n in settings["n_grid"]:
+    for n in settings.n_grid:
         runs["uniform"][n] = []
         for i, pr in enumerate(problems):
             runs["uniform"][n].append(plan_prm(pr, n, None, lam=0.0, seed=_prm_seed(seed, i, n), k_neighbors=k))
             if progress is not None:
                 progress()
-    rows = [{"n": n, "problems": len(problems), "uniform": _row(runs["uniform"][n])} for n in settings["n_grid"]]
+    rows = [{"n": n, "problems": len(problems), "uniform": _row(runs["uniform"][n])} for n in settings.n_grid]
     n_star = choose_n_star(rows)
     for row in rows:
         n = row["n"]
-        runs["learned"][n] = learned(float(settings["lam"]), n)
+        runs["learned"][n] = learned(float(settings.lam), n)
         row["learned"] = _row(runs["learned"][n])
         both = [(u, m) for u, m in zip(runs["uniform"][n], runs["learned"][n]) if u.solved and m.solved]
         row["both_solved"] = len(both)
@@ -207,7 +194,7 @@ def evaluate(model: Any, problems: list[Any], settings: dict[str, Any], grid: in
         row["uniform"]["valid_fraction"] = float(np.mean([r.milestones / max(r.proposals, 1) for r in runs["uniform"][n]]))
         row["learned"]["valid_fraction"] = float(np.mean([r.milestones / max(r.proposals, 1) for r in runs["learned"][n]]))
     if n_star is not None:
-        runs["learned_ref"][n_star] = learned(float(settings["lam_ref"]), n_star)
+        runs["learned_ref"][n_star] = learned(float(settings.lam_ref), n_star)
         row = next(r for r in rows if r["n"] == n_star)
         row["learned_ref"] = _row(runs["learned_ref"][n_star])
     return rows, runs, n_star
@@ -374,20 +361,20 @@ def run(
 
     # -- data
     t0 = time.perf_counter()
-    n_train = int(settings["train_worlds"]) * int(settings["problems_per_world"])
+    n_train = int(settings.train_worlds) * int(settings.problems_per_world)
     with _progress(progress, n_train, "arm7: training paths") as advance:
         data = arm7.build_arm_dataset(
-            int(settings["train_worlds"]), int(settings["problems_per_world"]), int(settings["states_per_path"]),
-            seed=cfg.seed, grid=grid, planner=str(settings["planner"]), solve_time=float(settings["solve_time"]),
-            iterations=settings["solve_iterations"], clutter_fraction=float(settings["clutter_fraction"]),
-            progress=advance, clearance_fraction=float(settings["clearance_fraction"]),
-            clearance_scale=float(settings["clearance_scale"]),
+            int(settings.train_worlds), int(settings.problems_per_world), int(settings.states_per_path),
+            seed=cfg.seed, grid=grid, planner=str(settings.planner), solve_time=float(settings.solve_time),
+            iterations=settings.solve_iterations, clutter_fraction=float(settings.clutter_fraction),
+            progress=advance, clearance_fraction=float(settings.clearance_fraction),
+            clearance_scale=float(settings.clearance_scale),
         )
     walls["data"] = time.perf_counter() - t0
 
     # -- training
     t0 = time.perf_counter()
-    result = fit(cfg, out / "cvae", bundle=_bundle(data, cfg, bool(settings["reverse_rows"])))
+    result = fit(cfg, out / "cvae", bundle=_bundle(data, cfg, bool(settings.reverse_rows)))
     walls["train"] = time.perf_counter() - t0
     model = result.model
     model.eval()
@@ -395,10 +382,10 @@ def run(
 
     # -- held-out problems, kept when RRT-Connect solves them (feasible)
     t0 = time.perf_counter()
-    candidates = arm7.held_out_arm_problems(int(settings["eval_worlds"]), cfg.seed)
+    candidates = arm7.held_out_arm_problems(int(settings.eval_worlds), cfg.seed)
     feasible, references = [], []
     for i, pr in enumerate(candidates):
-        ref = shortest_path(pr, time=float(settings["reference_time"]), iterations=None, planner="rrtconnect",
+        ref = shortest_path(pr, time=float(settings.reference_time), iterations=None, planner="rrtconnect",
                             seed=cfg.seed + 10_000 + i)
         if ref.solved:
             feasible.append(pr)
@@ -407,23 +394,23 @@ def run(
 
     # -- evaluation
     t0 = time.perf_counter()
-    n_runs = len(feasible) * (2 * len(settings["n_grid"]) + 1)
+    n_runs = len(feasible) * (2 * len(settings.n_grid) + 1)
     with _progress(progress, n_runs, "arm7: PRM evaluation") as advance:
         rows, runs, n_star = evaluate(model, feasible, settings, grid, cfg.seed, advance)
     walls["evaluation"] = time.perf_counter() - t0
-    time_res = time_block(runs, [float(t) for t in settings["time_grid"]])
+    time_res = time_block(runs, [float(t) for t in settings.time_grid])
     gen = torch.Generator().manual_seed(cfg.seed + 77)
     cond0 = arm7.problem_condition(feasible[0], grid) if feasible else None
     if cond0 is not None:
         t0 = time.perf_counter()
-        model.sample_states(cond0, int(settings["sample_batch"]), generator=gen)
+        model.sample_states(cond0, int(settings.sample_batch), generator=gen)
         time_res["cvae_seconds_per_batch"] = time.perf_counter() - t0
-        time_res["sample_batch"] = int(settings["sample_batch"])
+        time_res["sample_batch"] = int(settings.sample_batch)
 
     at = next((r for r in rows if r["n"] == n_star), None)
     summary: dict[str, Any] = {
         "n_star": n_star,
-        "lam": settings["lam"],
+        "lam": settings.lam,
         "held_out_problems": len(candidates),
         "feasible_problems": len(feasible),
         "reference_mean_cost": float(np.mean([r.cost for r in references])) if references else None,
@@ -451,10 +438,10 @@ def run(
         "learned": [r["learned"]["success"] for r in rows], "n_star": n_star}}
     plots.save_figure(
         planning_figures.plot_planning_curves(curves, "success rate",
-                                   f"PRM success vs samples: learned (λ = {settings['lam']:g}) vs uniform", band=BAND),
+                                   f"PRM success vs samples: learned (λ = {settings.lam:g}) vs uniform", band=BAND),
         out / "success_vs_samples.png",
     )
-    plots.save_figure(plot_success_vs_time(time_res, float(settings["lam"]), float(settings["lam_ref"])),
+    plots.save_figure(plot_success_vs_time(time_res, float(settings.lam), float(settings.lam_ref)),
                       out / "success_vs_time.png")
     if feasible:
         robot = arm7.panda()
@@ -468,15 +455,15 @@ def run(
                           out / "arm_in_shelf.png")
         checker = pr.robot
         cond = arm7.problem_condition(pr, grid)
-        q_learned = model.sample_states(cond, int(settings["figure_samples"]), generator=gen).numpy().astype(np.float64)
+        q_learned = model.sample_states(cond, int(settings.figure_samples), generator=gen).numpy().astype(np.float64)
         q_learned = np.array([q for q in q_learned if checker.is_free(q)]).reshape(-1, 7)
         rng = np.random.default_rng(cfg.seed + 5)
-        q_uniform = rng.uniform(arm7.PANDA_LOWER, arm7.PANDA_UPPER, size=(int(settings["figure_samples"]), 7))
+        q_uniform = rng.uniform(arm7.PANDA_LOWER, arm7.PANDA_UPPER, size=(int(settings.figure_samples), 7))
         q_uniform = np.array([q for q in q_uniform if checker.is_free(q)]).reshape(-1, 7)
         plots.save_figure(
             plot_ee_samples(pr.world, robot.ee_positions(q_learned), robot.ee_positions(q_uniform),
                             robot.frame_placement(pr.start)[0], robot.frame_placement(pr.goal)[0],
-                            f"End-effector positions of {settings['figure_samples']} proposals, valid ones shown"),
+                            f"End-effector positions of {settings.figure_samples} proposals, valid ones shown"),
             out / "ee_samples.png",
         )
         figures[:0] = ["arm_in_shelf.png", "ee_samples.png"]
@@ -484,11 +471,11 @@ def run(
     walls["total"] = time.perf_counter() - t_start
     metrics = {
         **header(NAME, seed, preset, cfg),
-        "settings": settings,
+        "settings": to_dict(settings),
         "robot": {"model": "Franka Emika Panda (example-robot-data 6.0.0)", "joints": 7,
                   "motion_resolution": arm7.MOTION_RESOLUTION, "collision": "Coal convex hulls + broad phase"},
         "data": {
-            "worlds": int(settings["train_worlds"]),
+            "worlds": int(settings.train_worlds),
             "problems": int(data["n_attempted"]),
             "unsolved": int(data["n_unsolved"]),
             "states": len(data["states"]),

@@ -23,14 +23,16 @@ the deterministic numbers) the wall times; figures: ``sample_clouds.png``, ``suc
 ``cost_vs_samples.png``, ``arm_samples.png`` and the learning curves of both models; ``timing.json`` the wall
 times of each stage (kept out of ``metrics.json``, which the same seed reproduces exactly).
 
-Evaluation and arm settings are in :data:`SETTINGS` (``fast`` and ``paper``), overridable with
-``--set planning.KEY=VALUE``; the training runs are configured by ``configs/planning.yaml``.
+Evaluation and arm settings are the ``experiment:`` section of ``planning.yaml`` (:class:`PlanningSettings`;
+``paper`` overlays it), overridable with ``--set planning.KEY=VALUE``; the rest of the file configures the
+training runs.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,7 +40,7 @@ import numpy as np
 import torch
 
 from seqvae import plots
-from seqvae.config import RunConfig
+from seqvae.config import RunConfig, to_dict
 from seqvae.data.prepare import DataBundle, bundle_arrays
 from seqvae.domains.planning import figures as planning_figures
 from seqvae.domains.planning.data import area_occupancy_grids, planning_arrays
@@ -50,7 +52,7 @@ from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
     experiment_config,
     header,
-    preset_settings,
+    experiment_settings,
     save_learning_curves,
     split_overrides,
     train_summary,
@@ -65,59 +67,51 @@ BAND = (0.2, 0.6)  # uniform PRM success range in which N* is chosen (the issue'
 RATIO_MIN = 1.5  # acceptance: learned succeeds >= 1.5x as often as uniform at N*
 SUCCESS_TARGET = 0.9
 
-SETTINGS: dict[str, dict[str, Any]] = {
-    "fast": {
-        "augment": True,  # point robot: each training row under a random symmetry of the square
-        # point robot: this fraction of each path's training states drawn with arc-length density
-        # ~ 1 / (clearance + clearance_scale) along the path (the narrow passage), the rest uniform by arc length
-        "clearance_fraction": 0.8,
-        "clearance_scale": 0.01,
-        "lam": 0.5,  # mixture weight of the learned sampler (the paper's λ)
-        "n_grid": [25, 50, 100, 200, 400, 800, 1600],
-        "eval_worlds": 100,  # held-out point-robot problems: worlds x problems per world
-        "eval_problems_per_world": 1,
-        "k_neighbors": 10,
-        "sample_batch": 512,  # learned states decoded per call of the model
-        "cloud_worlds": 6,
-        "cloud_samples": 400,
-        "arm": True,
-        "arm_worlds": 20,  # arm training data: worlds x problems per world (~1-3 s per BIT* solve)
-        "arm_problems_per_world": 2,
-        "arm_states_per_path": 50,
-        "arm_epochs": 60,
-        "arm_eval_worlds": 10,  # arm PRM costs ~20 ms per milestone (motion checks of a 4-link arm)
-        "arm_n_grid": [50, 100, 200],
-    },
-    "paper": {
-        "eval_worlds": 400,
-        "n_grid": [25, 50, 100, 200, 400, 800, 1600, 3200],
-        "arm_worlds": 250,
-        "arm_problems_per_world": 4,
-        "arm_epochs": 100,
-        "arm_eval_worlds": 60,
-        "arm_n_grid": [50, 100, 200, 400, 800],
-    },
-}
+@dataclass
+class PlanningSettings:
+    """The experiment's evaluation and arm settings: the ``experiment:`` section of planning.yaml (the paper
+    preset's under ``presets: {paper: {experiment: ...}}``), ``--set planning.KEY=VALUE`` on top; the
+    comments there say what each does. Sample grids are sorted and deduplicated."""
+
+    augment: bool
+    clearance_fraction: float
+    clearance_scale: float
+    lam: float
+    n_grid: list[int]
+    eval_worlds: int
+    eval_problems_per_world: int
+    k_neighbors: int
+    sample_batch: int
+    cloud_worlds: int
+    cloud_samples: int
+    arm: bool
+    arm_worlds: int
+    arm_problems_per_world: int
+    arm_states_per_path: int
+    arm_epochs: int
+    arm_eval_worlds: int
+    arm_n_grid: list[int]
+
+    def __post_init__(self) -> None:
+        for key in ("n_grid", "arm_n_grid"):
+            grid = sorted(set(getattr(self, key)))
+            if not grid or grid[0] < 1:
+                raise ConfigError(f"planning.{key} must be a non-empty list of positive sample counts, got {getattr(self, key)!r}")
+            setattr(self, key, grid)
+        if not 0.0 <= self.clearance_fraction <= 1.0:
+            raise ConfigError(f"planning.clearance_fraction must lie in [0, 1], got {self.clearance_fraction!r}")
+        if not self.clearance_scale > 0.0:
+            raise ConfigError(f"planning.clearance_scale must be > 0, got {self.clearance_scale!r}")
+        if not 0.0 < self.lam <= 1.0:
+            raise ConfigError(f"planning.lam must lie in (0, 1], got {self.lam!r}")
 
 
 # --------------------------------------------------------------------------- settings
 
 
-def planning_settings(preset: str | None, overrides: list[str]) -> dict[str, Any]:
-    """The experiment's evaluation and arm settings: :data:`SETTINGS` of the preset with ``planning.KEY=VALUE``."""
-    out = preset_settings("planning", SETTINGS, preset, overrides)
-    for key in ("n_grid", "arm_n_grid"):
-        grid = sorted({int(n) for n in out[key]})
-        if not grid or grid[0] < 1:
-            raise ConfigError(f"planning.{key} must be a non-empty list of positive sample counts, got {out[key]!r}")
-        out[key] = grid
-    if not 0.0 <= float(out["clearance_fraction"]) <= 1.0:
-        raise ConfigError(f"planning.clearance_fraction must lie in [0, 1], got {out['clearance_fraction']!r}")
-    if not float(out["clearance_scale"]) > 0.0:
-        raise ConfigError(f"planning.clearance_scale must be > 0, got {out['clearance_scale']!r}")
-    if not 0.0 < float(out["lam"]) <= 1.0:
-        raise ConfigError(f"planning.lam must lie in (0, 1], got {out['lam']!r}")
-    return out
+def planning_settings(preset: str | None, overrides: list[str]) -> PlanningSettings:
+    """The experiment's settings for ``preset`` with ``planning.KEY=VALUE`` overrides, validated."""
+    return experiment_settings(NAME, PlanningSettings, "planning", preset, overrides)
 
 
 # --------------------------------------------------------------------------- data and training
@@ -257,19 +251,19 @@ def _build(params: dict[str, Any], seed: int) -> tuple[dict[str, np.ndarray], fl
     return data, time.perf_counter() - t0
 
 
-def _arm_config(cfg: RunConfig, settings: dict[str, Any], k: int) -> RunConfig:
+def _arm_config(cfg: RunConfig, settings: PlanningSettings, k: int) -> RunConfig:
     """The arm's run config: the point robot's with arm data, ``state_dim = k`` and angle features."""
     arm = copy.deepcopy(cfg)
     arm.data.params = {
         "kind": "arm",
-        "n_worlds": settings["arm_worlds"],
-        "problems_per_world": settings["arm_problems_per_world"],
-        "states_per_path": settings["arm_states_per_path"],
+        "n_worlds": settings.arm_worlds,
+        "problems_per_world": settings.arm_problems_per_world,
+        "states_per_path": settings.arm_states_per_path,
         "grid": cfg.data.params.get("grid", 32),
         "occupancy": cfg.data.params.get("occupancy", "area"),
     }
     arm.model = {**arm.model, "state_dim": k, "angles": True}
-    arm.train.max_epochs = int(settings["arm_epochs"])
+    arm.train.max_epochs = int(settings.arm_epochs)
     return arm
 
 
@@ -321,7 +315,7 @@ def evaluate_samplers(
     model: Any,
     problems: list[Problem],
     n_grid: list[int],
-    settings: dict[str, Any],
+    settings: PlanningSettings,
     grid: int,
     occupancy: str,
     seed: int,
@@ -335,9 +329,9 @@ def evaluate_samplers(
         uni, lea = [], []
         for i, (pr, cond) in enumerate(zip(problems, conds)):
             prm_seed = int(np.random.SeedSequence([seed, 7, i, n]).generate_state(1)[0] % (2**31 - 2))
-            uni.append(plan_prm(pr, n, None, lam=0.0, seed=prm_seed, k_neighbors=settings["k_neighbors"]))
-            sampler = learned_sampler(model, cond, prm_seed, settings["sample_batch"], wrap_angles=pr.is_arm)
-            res = plan_prm(pr, n, sampler, lam=float(settings["lam"]), seed=prm_seed, k_neighbors=settings["k_neighbors"])
+            uni.append(plan_prm(pr, n, None, lam=0.0, seed=prm_seed, k_neighbors=settings.k_neighbors))
+            sampler = learned_sampler(model, cond, prm_seed, settings.sample_batch, wrap_angles=pr.is_arm)
+            res = plan_prm(pr, n, sampler, lam=float(settings.lam), seed=prm_seed, k_neighbors=settings.k_neighbors)
             lea.append(res)
             learned_results[(i, n)] = res
         both = [(u, m) for u, m in zip(uni, lea) if u.solved and m.solved]
@@ -397,14 +391,14 @@ def _curves(rows: list[dict[str, Any]], field: str, n_star: int | None) -> dict[
 
 
 def _cloud_panels(
-    model: Any, problems: list[Problem], learned: dict, n_star: int | None, settings: dict[str, Any], grid: int,
+    model: Any, problems: list[Problem], learned: dict, n_star: int | None, settings: PlanningSettings, grid: int,
     occupancy: str, seed: int,
 ) -> list[dict[str, Any]]:
     panels = []
-    for i, pr in enumerate(problems[: settings["cloud_worlds"]]):
+    for i, pr in enumerate(problems[: settings.cloud_worlds]):
         cond = problem_condition(pr, grid, occupancy)
         gen = torch.Generator().manual_seed(seed + 1000 + i)
-        samples = model.sample_states(cond, settings["cloud_samples"], generator=gen).cpu().numpy()
+        samples = model.sample_states(cond, settings.cloud_samples, generator=gen).cpu().numpy()
         res = learned.get((i, n_star)) if n_star is not None else None
         label = f"held-out world {i}"
         if res is not None:
@@ -443,20 +437,20 @@ def run(
     data_summary, _ = _data_summary(data, walls["point_data"])
     t0 = time.perf_counter()
     train_data = data
-    if float(settings["clearance_fraction"]) > 0:
+    if float(settings.clearance_fraction) > 0:
         train_data = clearance_weighted_states(
-            data, int(params.get("states_per_path", 50)), float(settings["clearance_fraction"]),
-            float(settings["clearance_scale"]), cfg.seed,
+            data, int(params.get("states_per_path", 50)), float(settings.clearance_fraction),
+            float(settings.clearance_scale), cfg.seed,
         )
-    result = fit(cfg, out / "point", bundle=_bundle(train_data, cfg, bool(settings["augment"])))
+    result = fit(cfg, out / "point", bundle=_bundle(train_data, cfg, bool(settings.augment)))
     walls["point_train"] = time.perf_counter() - t0
     model = result.model
     problems = held_out_problems(
-        params.get("kind", "narrow"), settings["eval_worlds"], cfg.seed, settings["eval_problems_per_world"],
+        params.get("kind", "narrow"), settings.eval_worlds, cfg.seed, settings.eval_problems_per_world,
         world_kwargs=params.get("world_kwargs"),
     )
     t0 = time.perf_counter()
-    rows, learned = evaluate_samplers(model, problems, settings["n_grid"], settings, grid, occupancy, cfg.seed)
+    rows, learned = evaluate_samplers(model, problems, settings.n_grid, settings, grid, occupancy, cfg.seed)
     walls["point_eval"] = time.perf_counter() - t0
     n_star = choose_n_star(rows)
     point = _table_summary(rows, n_star)
@@ -474,7 +468,7 @@ def run(
     arm_metrics: dict[str, Any] | None = None
     arm_rows: list[dict[str, Any]] = []
     arm_n_star = None
-    if settings["arm"]:
+    if settings.arm:
         arm_cfg = _arm_config(cfg, settings, 1)
         arm_data, walls["arm_data"] = _build(arm_cfg.data.params, cfg.seed)
         k = int(arm_data["states"].shape[1])
@@ -483,7 +477,7 @@ def run(
         arm_result = fit(arm_cfg, out / "arm", bundle=_bundle(arm_data, arm_cfg))
         walls["arm_train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        candidates = held_out_problems("arm", settings["arm_eval_worlds"], cfg.seed, 1)
+        candidates = held_out_problems("arm", settings.arm_eval_worlds, cfg.seed, 1)
         # arm problems can be infeasible (joint limits, clutter): evaluate on those BIT* solves
         feasible = [
             p for i, p in enumerate(candidates)
@@ -492,7 +486,7 @@ def run(
         walls["arm_feasibility"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         arm_rows, arm_learned = evaluate_samplers(
-            arm_result.model, feasible, settings["arm_n_grid"], settings, grid, occupancy, cfg.seed
+            arm_result.model, feasible, settings.arm_n_grid, settings, grid, occupancy, cfg.seed
         ) if feasible else ([], {})
         walls["arm_eval"] = time.perf_counter() - t0
         arm_n_star = choose_n_star(arm_rows)
@@ -529,7 +523,7 @@ def run(
         costs[f"planar arm ({arm_metrics['joints']} joints)"] = _curves(arm_rows, "mean_cost", None)
     plots.save_figure(
         planning_figures.plot_planning_curves(curves, "success rate", "PRM success vs samples: learned (λ = "
-                                   f"{settings['lam']:g}) vs uniform sampling", band=BAND),
+                                   f"{settings.lam:g}) vs uniform sampling", band=BAND),
         out / "success_vs_samples.png",
     )
     plots.save_figure(
@@ -541,7 +535,7 @@ def run(
     walls["total"] = time.perf_counter() - t_start
     metrics = {
         **header(NAME, seed, preset, cfg),
-        "settings": settings,
+        "settings": to_dict(settings),
         "data": data_summary,
         "train": train_summary(result.summary),
         "held_out_problems": len(problems),
@@ -549,7 +543,7 @@ def run(
         "arm": arm_metrics,
         "summary": {
             **point,
-            "lam": settings["lam"],
+            "lam": settings.lam,
             "arm": arm_metrics["summary"] if arm_metrics else None,
         },
         "acceptance": {
