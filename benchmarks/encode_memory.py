@@ -60,7 +60,7 @@ print(json.dumps({"sequences": n, "seconds": seconds, "peak_rss_mb": resource.ge
 TRAIN = r"""
 import sys
 import numpy as np
-from seqvae.config import load_run_config
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit
 cfg = load_run_config("vrae-sinusoids", ["train.max_epochs=1", "train.progress_bar=false", "data.params.n=256"])
 fit(cfg, sys.argv[1])

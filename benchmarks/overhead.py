@@ -94,7 +94,7 @@ from torch.distributions import Bernoulli, Independent
 sys.path.insert(0, str(Path(__file__).parent))
 import throughput as tp  # noqa: E402  (cpu_info, clock_in_fit)
 
-from seqvae.config import RunConfig, load_run_config  # noqa: E402
+from seqvae.config import RunConfig  # noqa: E402
 from seqvae.data.batch import Batch  # noqa: E402
 from seqvae.data.prepare import DataBundle, bundle_arrays
 from seqvae.data.sequences import LengthBucketSampler  # noqa: E402
@@ -103,6 +103,7 @@ from seqvae.distributions import diagonal_gaussian  # noqa: E402
 from seqvae.models import build_model  # noqa: E402
 from seqvae.models.base import VAE  # noqa: E402
 from seqvae.objectives import Objective, importance_log_likelihood  # noqa: E402
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit, make_optimizer  # noqa: E402
 
 HAVE_PYTHAE = importlib.util.find_spec("pythae") is not None  # optional: pip install "seqvae[benchmark]"

@@ -19,8 +19,8 @@ import torch
 
 from seqvae.analysis.latent import probe_r2, sequence_reconstruction_rmse
 from seqvae.checkpoint import load_run
-from seqvae.config import load_run_config
 from seqvae.data.sources import load_data
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit
 
 

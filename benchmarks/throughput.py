@@ -79,12 +79,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import seqvae.training as seqvae_training
-from seqvae.config import RunConfig, load_run_config
+from seqvae.config import RunConfig
 from seqvae.data.prepare import DataBundle
 from seqvae.data.sequences import SequenceBatch, SequenceDataset
 from seqvae.models import build_model
 from seqvae.models.base import VAE
 from seqvae.objectives import Objective
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)

@@ -44,10 +44,10 @@ from sklearn.preprocessing import StandardScaler
 
 from seqvae.analysis.latent import latent_means, pca_sequence_baseline, sequence_reconstruction_rmse
 from seqvae.analysis.usage import latent_usage
-from seqvae.config import load_run_config
 from seqvae.data.prepare import bundle_sequences
 from seqvae.data.readers import SequenceTable
 from seqvae.data.sources import load_data
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit
 
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from seqvae.checkpoint import export_model, load_model, load_run
-from seqvae.config import load_run_config
 from seqvae.data.batch import Batch
 from seqvae.data.prepare import Normalizer
 from seqvae.errors import CheckpointError
 from seqvae.models import build_model
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "seqvae"

@@ -12,7 +12,6 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from seqvae.checkpoint import load_model
-from seqvae.config import load_run_config
 from seqvae.data.arrays import ArrayDataset, make_loader
 from seqvae.data.batch import Batch
 from seqvae.data.prepare import bundle_arrays
@@ -21,6 +20,7 @@ from seqvae.errors import ConfigError, DataError
 from seqvae.models import VAE, build_model
 from seqvae.models.conditional import ConditionalVAE, pack_condition, unpack_condition
 from seqvae.objectives import elbo_terms, importance_log_likelihood, iwae_bound, logmeanexp
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit
 
 SMALL = {"kind": "cvae", "grid": 8, "grid_channels": [4, 8], "condition_dim": 16, "hidden": [32, 32], "latent_dim": 2}

@@ -12,7 +12,6 @@ from seqvae.config import (
     TrainConfig,
     apply_overrides,
     from_dict,
-    load_run_config,
     parse_override,
     resolve_config_path,
     select_preset,
@@ -22,6 +21,7 @@ from seqvae.config import (
 from seqvae.errors import ConfigError
 from seqvae.models import build_model
 from seqvae.models.base import parse_model_config
+from seqvae.runconfig import load_run_config
 
 
 def _features(name: str, model: dict) -> int:

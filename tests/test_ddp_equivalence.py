@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
 
     VAE.forward = forward
 
-    from seqvae.config import load_run_config
+    from seqvae.runconfig import load_run_config
     from seqvae.training import fit
 
     out, devices, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

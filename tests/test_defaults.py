@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from seqvae.config import AnnealConfig, load_run_config
+from seqvae.config import AnnealConfig
 from seqvae.data.batch import Batch
 from seqvae.data.prepare import bundle_arrays, split_by_id, split_indices
 from seqvae.data.readers import write_sequences_npz
@@ -31,6 +31,7 @@ from seqvae.models.linear import LinearGaussianConfig, LinearGaussianVAE
 from seqvae.models.mlp import interpolate_steps
 from seqvae.models.recurrent import VRAEConfig, teacher_forcing_probability
 from seqvae.objectives import kl_weight
+from seqvae.runconfig import load_run_config
 
 
 def curly_trajectories(n: int = 600, steps: int = 40, seed: int = 0, noise: float = 0.01) -> np.ndarray:

@@ -12,11 +12,12 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from seqvae.checkpoint import export_model, load_model
-from seqvae.config import ObjectiveConfig, load_run_config
+from seqvae.config import ObjectiveConfig
 from seqvae.data.batch import Batch
 from seqvae.errors import ConfigError, DataError
 from seqvae.models import DSAE, build_model, parse_model_config
 from seqvae.objectives import Objective, logmeanexp
+from seqvae.runconfig import load_run_config
 
 TINY = {
     "kind": "dsae", "frame_size": 16, "conv_channels": 8, "strides": [2, 2], "fc_hidden": 32, "frame_features": 16,

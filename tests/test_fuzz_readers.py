@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqvae.config import load_run_config
 from seqvae.data.arrays import read_array_file
 from seqvae.domains.basketball.data import read_sportvu, simulate_shots
 from seqvae.domains.sprites.data import read_sprites_npy, sprite_videos, write_sprites_npy
 from seqvae.domains.strokes.data import handwritten_digits, read_de_jong, write_de_jong
 from seqvae.errors import SeqVAEError
+from seqvae.runconfig import load_run_config
 
 FUZZ_EXAMPLES = int(os.environ.get("SEQVAE_FUZZ_EXAMPLES", "40"))  # e.g. 1000 for a long local hunt
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -9,10 +9,10 @@ mda = pytest.importorskip("MDAnalysis")
 
 from trajectory_files import write_trajectory  # noqa: E402
 
-from seqvae.config import load_run_config  # noqa: E402
 from seqvae.data.molecular import read_trajectory  # noqa: E402
 from seqvae.data.sources import load_data  # noqa: E402
 from seqvae.errors import DataError  # noqa: E402
+from seqvae.runconfig import load_run_config
 
 NAMES = ["N", "CA", "C", "N", "CA", "C", "N", "CA", "C", "O"]
 

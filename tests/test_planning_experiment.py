@@ -13,7 +13,7 @@ import torch
 pytest.importorskip("ompl")
 
 from seqvae import plots
-from seqvae.config import DataConfig, load_run_config
+from seqvae.config import DataConfig
 from seqvae.data.sources import load_data
 from seqvae.domains.planning import figures as planning_figures
 from seqvae.domains.planning.data import area_occupancy_grids
@@ -30,6 +30,7 @@ from seqvae.errors import ConfigError
 from seqvae.experiments import run_experiment
 from seqvae.models import build_model
 from seqvae.models.conditional import condition_width
+from seqvae.runconfig import load_run_config
 
 TINY = [
     "data.params.n_worlds=12",

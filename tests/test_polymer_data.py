@@ -177,9 +177,9 @@ def test_polymer_configurations_generator():
 
 
 def test_polymer_config_builds_the_chapters_model_on_aligned_frames():
-    from seqvae.config import load_run_config
     from seqvae.data.sources import generate
     from seqvae.models import build_model
+    from seqvae.runconfig import load_run_config
 
     cfg = load_run_config("polymer")
     model = build_model(cfg.model, 24)

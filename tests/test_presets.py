@@ -13,10 +13,11 @@ import torch
 from safetensors.torch import load_file
 
 from seqvae.checkpoint import load_run
-from seqvae.config import load_run_config, load_yaml, resolve_config_path, shipped_configs
+from seqvae.config import load_yaml, resolve_config_path, shipped_configs
 from seqvae.errors import ConfigError
 from seqvae.legacy_presets import expand_legacy_model
 from seqvae.models import build_model
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit, read_run_config
 
 TINY = ["train.max_epochs=1", "train.batch_size=16", "train.progress_bar=false", "objective.anneal.kind=constant"]

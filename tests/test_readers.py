@@ -897,7 +897,7 @@ def test_feature_names_reach_the_bundle_and_the_axis_labels(tmp_path: Path) -> N
 
 
 def _data_config(path: Path, features: list[str]):
-    from seqvae.config import load_run_config
+    from seqvae.runconfig import load_run_config
 
     return load_run_config(
         base={"data": {"kind": "file", "path": str(path), "sequence": {"features": features}}, "model": {"kind": "vrae"}}

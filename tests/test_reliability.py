@@ -19,10 +19,10 @@ import torch
 from safetensors.torch import load_file
 from test_training import read_epochs
 
-from seqvae.config import load_run_config
 from seqvae.data.arrays import ArrayDataset
 from seqvae.data.sources import load_data
 from seqvae.errors import CheckpointError
+from seqvae.runconfig import load_run_config
 from seqvae.training import PosteriorCollapseWarning, TrainingDiverged, fit
 
 BASE = ["train.progress_bar=false", "data.params.n=512", "train.batch_size=64"]

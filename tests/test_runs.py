@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from test_training import read_epochs
 
 from seqvae.checkpoint import read_lightning_checkpoint
-from seqvae.config import load_run_config
+from seqvae.runconfig import load_run_config
 from seqvae.training import TrainingInterrupted, fit
 
 # the shipped config warms β up over its first epochs, so the validation loss (at the target β) is lowest

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from seqvae.api import _sequence_arrays
 from seqvae.checkpoint import load_run
 from seqvae.cli import app
-from seqvae.config import DataConfig, ObjectiveConfig, SequenceDataConfig, load_run_config
+from seqvae.config import DataConfig, ObjectiveConfig, SequenceDataConfig
 from seqvae.data.prepare import bundle_sequences, fit_sequence_normalizer, split_by_id
 from seqvae.data.readers import write_sequences_csv, write_sequences_npz
 from seqvae.data.sequences import (
@@ -31,6 +31,7 @@ from seqvae.errors import ConfigError, DataError
 from seqvae.models import build_model
 from seqvae.models.recurrent import SequenceLikelihood, VRAEConfig, teacher_forcing_probability
 from seqvae.objectives import Objective
+from seqvae.runconfig import load_run_config
 
 runner = CliRunner()
 

@@ -11,13 +11,14 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from seqvae.config import ObjectiveConfig, load_run_config
+from seqvae.config import ObjectiveConfig
 from seqvae.data.sequences import SequenceBatch
 from seqvae.distributions import StrokeMixtureHead, masked_log_prob
 from seqvae.errors import ConfigError
 from seqvae.models import build_model
 from seqvae.models.sketch import StrokeMDNVAE
 from seqvae.objectives import Objective, importance_log_likelihood, iwae_bound
+from seqvae.runconfig import load_run_config
 
 F64 = torch.float64
 SMALL = {"kind": "stroke-mdn", "hidden": 16, "decoder_hidden": 24, "latent_dim": 3, "mixtures": 3}

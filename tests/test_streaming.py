@@ -11,10 +11,10 @@ pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
 from seqvae import api  # noqa: E402
-from seqvae.config import load_run_config  # noqa: E402
 from seqvae.data.readers import iter_parquet_sequences, read_sequences, write_sequences_npz  # noqa: E402
 from seqvae.data.streaming import NpzStreamWriter  # noqa: E402
 from seqvae.errors import DataError  # noqa: E402
+from seqvae.runconfig import load_run_config
 from seqvae.training import fit  # noqa: E402
 
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from seqvae.config import load_run_config
 from seqvae.errors import DataError
+from seqvae.runconfig import load_run_config
 from seqvae.training import active_units, fit
 
 

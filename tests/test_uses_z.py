@@ -67,7 +67,7 @@ def test_a_decoder_that_ignores_z_has_no_used_units_on_padded_sequences():
 
 
 def test_fit_reports_used_units_next_to_active_units(tmp_path):
-    from seqvae.config import load_run_config
+    from seqvae.runconfig import load_run_config
     from seqvae.training import fit
 
     cfg = load_run_config(
@@ -150,9 +150,9 @@ def test_stacked_lstm_on_many_stroke_shapes_uses_every_unit_it_reports(tmp_path,
     RMS distance between any two of 8 interpolants > 0.1 x the data's spread), and every unit reported used
     raises the test reconstruction error when shuffled, as does every unit reported active."""
     from seqvae.analysis.latent import latent_means
-    from seqvae.config import load_run_config
     from seqvae.data.prepare import bundle_sequences
     from seqvae.data.readers import SequenceTable
+    from seqvae.runconfig import load_run_config
     from seqvae.training import fit
 
     cfg = load_run_config(

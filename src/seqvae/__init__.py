@@ -31,7 +31,7 @@ __version__ = "0.1.0"
 
 _LAZY = {  # public name -> the module that defines it
     "RunConfig": "seqvae.config",
-    "load_run_config": "seqvae.config",
+    "load_run_config": "seqvae.runconfig",
     "shipped_configs": "seqvae.config",
     "fit": "seqvae.training",
     "FitResult": "seqvae.training",
@@ -109,7 +109,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from seqvae.analysis.evaluation import evaluate_model
     from seqvae.checkpoint import LoadedModel, export_model, load_model, load_run
-    from seqvae.config import RunConfig, load_run_config, shipped_configs
+    from seqvae.config import RunConfig, shipped_configs
     from seqvae.data.batch import Batch
     from seqvae.data.prepare import DataBundle
     from seqvae.data.sequences import SequenceBatch
@@ -118,4 +118,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from seqvae.models.base import VAE, ModelOutput, build_model, register_model
     from seqvae.objectives import Objective, elbo_terms, importance_log_likelihood, iwae_bound
     from seqvae.report import register_view
+    from seqvae.runconfig import load_run_config
     from seqvae.training import FitResult, fit

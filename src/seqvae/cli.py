@@ -106,7 +106,7 @@ def train(
 
     Checkpoints of the best and the last epoch are kept in OUT/checkpoints. Ctrl+C stops cleanly: the best model so far is exported, and `seqvae train --resume OUT` continues the run exactly where it stopped. With --devices N (and --num-nodes M) training runs data-parallel (DDP): the effective batch is N x M x train.batch_size.
     """
-    from seqvae.config import load_run_config
+    from seqvae.runconfig import load_run_config
 
     hide_lightning_chatter()
     run_dir = Path(resume if resume is not None else out or ".")

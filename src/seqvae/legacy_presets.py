@@ -57,13 +57,6 @@ LEGACY_MODEL_PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-# the shipped config (and preset) whose model each name was the base of: where an error sends its user
-SHIPPED_AS: dict[str, str] = {
-    "strokes-paper": "strokes --preset paper", "strokes-cpu": "strokes", "vrae-basketball": "basketball",
-    "strokes-mdn": "strokes-mdn --preset paper", "strokes-mdn-cpu": "strokes-mdn", "cvae-planning": "planning",
-    "dsae-paper": "sprites --preset paper", "dsae-cpu": "sprites",
-}
-
 
 def expand_legacy_model(model: dict[str, Any]) -> dict[str, Any]:
     """A recorded ``model`` section with its ``preset`` name (if any) replaced by the values it had,

@@ -16,7 +16,6 @@ from seqvae.config import (
     EXPERIMENT_SECTION,
     RunConfig,
     from_dict,
-    load_run_config,
     load_yaml,
     parse_override,
     resolve_config_path,
@@ -29,6 +28,7 @@ from seqvae.data.sequences import SequenceDataset
 from seqvae.errors import ConfigError
 from seqvae.io import write_json_atomic
 from seqvae.models.base import VAE
+from seqvae.runconfig import load_run_config
 
 T = TypeVar("T")
 FLOAT_DIGITS = 8  # significant digits kept in metrics.json

@@ -51,8 +51,8 @@ from seqvae.errors import ConfigError
 from seqvae.experiments import register_experiment
 from seqvae.experiments.common import (
     experiment_config,
-    header,
     experiment_settings,
+    header,
     save_learning_curves,
     split_overrides,
     train_summary,
