@@ -110,7 +110,7 @@ def probe(latents: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
 def mdn_main(overrides: list[str], seed: int = 0) -> dict:
     """Train the strokes experiment's mixture-density model and judge its neighbourhood samples."""
     from seqvae.analysis.classifier import accuracy, fit_classifier
-    from seqvae.experiments import strokes as experiment
+    from seqvae.domains.strokes import experiment as experiment
     from seqvae.experiments.common import experiment_config, test_metrics
 
     cfg = experiment_config(experiment.MDN, seed, overrides, None, False)

@@ -119,7 +119,7 @@ def canvas_parts(tmp_path_factory):
     import torch
 
     from seqvae.data.sources import load_data
-    from seqvae.experiments import strokes as exp
+    from seqvae.domains.strokes import experiment as exp
     from seqvae.experiments.common import experiment_config
     from seqvae.models.base import build_model
 
@@ -149,7 +149,7 @@ def test_judge_reads_characters_at_their_scale(canvas_parts) -> None:
 
 
 def test_few_label_study_on_any_class_set(canvas_parts, monkeypatch) -> None:
-    from seqvae.experiments import strokes as exp
+    from seqvae.domains.strokes import experiment as exp
 
     parts, judge = canvas_parts
     model, bundle = parts["stacked"]
@@ -167,7 +167,7 @@ def test_few_label_study_on_any_class_set(canvas_parts, monkeypatch) -> None:
 def canvas_figures(canvas_parts, tmp_path_factory):
     """Both models' figures as matplotlib Figures (not encoded), one neighbourhood sample per row."""
     from seqvae import plots
-    from seqvae.experiments import strokes as exp
+    from seqvae.domains.strokes import experiment as exp
 
     parts, judge = canvas_parts
     out = tmp_path_factory.mktemp("figures")
