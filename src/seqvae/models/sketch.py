@@ -173,7 +173,11 @@ class StrokeMDNVAE(VAE):
         if p >= 1:
             prev = torch.zeros_like(prev)
         elif self.training and p > 0:
-            prev = prev * (torch.rand(prev.shape[:2], device=prev.device) >= p)[..., None].to(prev.dtype)
+            # one coin per (sequence, step) drawn over at least max_length steps, then cut to this batch's:
+            # padding a batch (up to max_length) leaves the coins of its real steps as they were
+            steps = prev.shape[1]
+            coins = torch.rand(len(prev), max(steps, self.config.max_length), device=prev.device)[:, :steps]
+            prev = prev * (coins >= p)[..., None].to(prev.dtype)
         params, _ = self._step_params(z, prev, self.initial_state(z), self._dropout_mask(z))
         return self.head(params)
 
