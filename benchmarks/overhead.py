@@ -5,8 +5,8 @@ Two models, each trained for whole epochs on data held in memory:
 * ``mlp``: the MLP VAE on scikit-learn's 8x8 digits (``load_digits``, pixels binarised at >= 8 of
   16), 64 -> 256 -> 256 -> 8-d latent and back, Bernoulli likelihood, batch 64, Adam (lr 1e-3),
   β = 1 without annealing; split 70 / 10 / 20 % (train / val / test, split seed 0 on every seed).
-* ``vrae``: the VRAE of the basketball experiment (``src/seqvae/configs/basketball.yaml`` as
-  shipped: ``vrae-basketball`` preset, bidirectional LSTM-64 encoder, 2-d latent, Gaussian std 0.05,
+* ``vrae``: the VRAE of the basketball experiment (``src/seqvae/domains/basketball/basketball.yaml``
+  as shipped: bidirectional LSTM-64 encoder, 2-d latent, Gaussian std 0.05,
   length-bucketed batches of 64, lr 3e-3, gradient clipping 1.0, linear KL warm-up), 3000 simulated
   shots (data seed 0 on every seed), 10 epochs instead of the config's 40 (epoch time does not
   depend on how many epochs run).

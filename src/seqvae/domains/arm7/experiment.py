@@ -3,7 +3,7 @@
 
 ``seqvae experiment arm7`` builds training data with :func:`seqvae.domains.arm7.robot.build_arm_dataset` (shelf
 worlds and a share of open-clutter worlds; table-to-shelf problems; RRT-Connect + OMPL shortcutting paths;
-states uniform by arc length along each path; optionally drawn towards low clearance), trains the conditional VAE of ``configs/arm7.yaml`` (condition:
+states uniform by arc length along each path; optionally drawn towards low clearance), trains the conditional VAE of ``arm7.yaml`` (next to this module) (condition:
 start and goal joints and the world's side/top occupancy image) and evaluates it inside OMPL's PRM on held-out
 shelf problems (fresh worlds from the held-out seed stream, kept when RRT-Connect solves them within
 ``reference_time`` s, i.e. known feasible):

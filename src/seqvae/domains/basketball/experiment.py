@@ -1,7 +1,7 @@
 """Source 000: a VRAE with a 2-D latent on three-point shots, measured instead of eyeballed.
 
 ``seqvae experiment basketball`` simulates shots (:mod:`seqvae.domains.basketball.data`; or reads real data with
-``--data``), trains the VRAE of ``configs/basketball.yaml`` and then, on the validation split as the
+``--data``), trains the VRAE of ``basketball.yaml`` (next to this module) and then, on the validation split as the
 source does:
 
 * probes the latent means for every shot label: out-of-fold k-NN and linear R² for the start x / y,

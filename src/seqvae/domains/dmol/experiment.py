@@ -10,7 +10,7 @@
   With ``data.kind=gaussian-mixture`` (and e.g. ``data.params.dim=2``) the distances are reported
   per dimension (marginal W1) and as a sliced W1.
 
-Each experiment loads its shipped config (``src/seqvae/configs/NAME.yaml``; ``preset='paper'``
+Each experiment loads its shipped config (``src/seqvae/domains/dmol/NAME.yaml``; ``preset='paper'``
 selects the chapter's exact training settings), trains with :func:`seqvae.training.fit`,
 evaluates ELBO / IWAE / importance-sampled log p(x) on the test split and writes ``metrics.json``
 (deterministic values only: the same seed gives the same file on CPU) and PNG figures.

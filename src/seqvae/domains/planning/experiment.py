@@ -2,7 +2,7 @@
 
 ``seqvae experiment planning`` builds training data with OMPL (states along near-optimal BIT* paths of random
 narrow-passage problems, with the condition y = (start, goal, occupancy grid)), trains the conditional VAE of
-``configs/planning.yaml`` and evaluates it inside OMPL's PRM on held-out worlds (same generator, the held-out
+``planning.yaml`` (next to this module) and evaluates it inside OMPL's PRM on held-out worlds (same generator, the held-out
 seed stream of :func:`seqvae.domains.planning.dataset.held_out_problems`). The point robot's training states are
 resampled from the stored near-optimal paths with most of their mass on the low-clearance stretch through the
 narrow passage (``clearance_fraction``, ``clearance_scale``; see :func:`clearance_weighted_states`), so the

@@ -1,7 +1,7 @@
 """Source 004 (dmol.pub VAE chapter, §6.7): a VAE on the configurations of a 2-D bead-spring polymer.
 
 ``seqvae experiment polymer`` simulates a 12-bead chain by Langevin dynamics (:mod:`seqvae.domains.polymer.data`),
-aligns and flattens its frames, trains the chapter's VAE (``configs/polymer.yaml``: latent 2, four hidden
+aligns and flattens its frames, trains the chapter's VAE (``polymer.yaml`` next to this module: latent 2, four hidden
 layers of 256) and then:
 
 * encodes every frame and draws the trajectory in latent space, coloured by simulation time;

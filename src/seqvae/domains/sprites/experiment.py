@@ -1,7 +1,7 @@
 """Source 002: the Disentangled Sequential Autoencoder on Sprites videos, scored by a video judge.
 
 ``seqvae experiment sprites`` renders character videos (:mod:`seqvae.domains.sprites.data`; or reads the ``.npy``
-release with ``--data DIR``), trains the DSAE of ``configs/sprites.yaml`` and evaluates it with the protocol
+release with ``--data DIR``), trains the DSAE of ``sprites.yaml`` (next to this module) and evaluates it with the protocol
 of the disentanglement literature on Sprites (DSAE, S3VAE, C-DSVAE), using a judge
 (:mod:`seqvae.analysis.judge`) trained on separately generated labelled videos (on the training split
 when the data are read from files):

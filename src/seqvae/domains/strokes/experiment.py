@@ -4,10 +4,10 @@
 files with ``--data DIR``), brought to T = 60 points by the source's random insertion/deletion scheme, and
 trains two models on the same split:
 
-* the source's stacked-LSTM VAE (``configs/strokes.yaml``) on absolute coordinates with a squared-error
+* the source's stacked-LSTM VAE (``strokes.yaml``) on absolute coordinates with a squared-error
   (Gaussian) reconstruction term and the pen state as a Bernoulli, so it is a density over the same
   variables as
-* the Sketch-RNN-style model (``configs/strokes-mdn.yaml``, written to ``mdn/``): pen offsets from a
+* the Sketch-RNN-style model (``strokes-mdn.yaml``, written to ``mdn/``): pen offsets from a
   mixture of bivariate Gaussians and the pen state from a Bernoulli, decoded autoregressively.
 
 ``--set`` overrides apply to both models, except ``model.*`` (the stacked-LSTM model only) and
