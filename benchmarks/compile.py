@@ -34,14 +34,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from variable_length import MODELS as SEQUENCE_MODELS  # noqa: E402
 from variable_length import epoch, ragged, seqvae_loss  # noqa: E402
 
 from seqvae.data.batch import Batch  # noqa: E402
 from seqvae.data.sequences import LengthBucketSampler, SequenceDataset  # noqa: E402
 from seqvae.models.base import build_model  # noqa: E402
-
-SEQUENCE_MODELS = {"vrae": ("vrae-basketball", 3), "strokes": ("strokes-cpu", 2)}
-
 
 def mlp_batches(args: argparse.Namespace) -> tuple[Any, list[Batch]]:
     rng = np.random.default_rng(args.seed)
@@ -51,9 +49,10 @@ def mlp_batches(args: argparse.Namespace) -> tuple[Any, list[Batch]]:
 
 
 def sequence_batches(name: str, args: argparse.Namespace, **extra: Any) -> tuple[Any, list[Any]]:
-    preset, features = SEQUENCE_MODELS[name]
+    spec = SEQUENCE_MODELS[name]  # the model written out in full (vrae-basketball, strokes-cpu sizes)
+    features = spec["features"]
     size = {"hidden": 16} if args.quick else {}
-    model = build_model({"preset": preset, "likelihood": {"kind": "gaussian"}, "max_length": args.max_length,
+    model = build_model({**spec["model"], "likelihood": {"kind": "gaussian"}, "max_length": args.max_length,
                          **size, **extra}, features)
     data = SequenceDataset(ragged(args.n, 8, args.max_length, features, args.seed))
     return model, [data.__getitems__(b) for b in LengthBucketSampler(data.lengths, args.batch, args.seed)]
